@@ -1,0 +1,225 @@
+"""One full pass (`crawler crawl`): home -> every country listing -> every inbox.
+
+Wires the fetcher, the site parsers and storage together; knows no terminal (progress
+goes to a callback) and no clock beyond timestamps for the records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from crawler.config import Config
+from crawler.errors import FetchError
+from crawler.fetcher import Fetcher
+from crawler.inbox import CHALLENGE_PAUSE, CHALLENGE_RETRIES, InboxWalker, PageUnavailable, WalkStats
+from crawler.sites.base import CountryPage, PageKind
+from crawler.sites.smstome import LayoutError, country_url, home_url, parse_country, parse_home
+from crawler.storage import archive
+from crawler.storage.archive import CountryIn, InboxState, NumberIn
+from crawler.storage.db import Engines
+
+log = logging.getLogger(__name__)
+MAX_LISTING_PAGES = 10_000  # a runaway pagination widget must not loop forever
+
+
+@dataclass
+class CrawlReport:
+    """What one pass did; printed as the summary and stored in `crawl_runs`."""
+
+    started_at: datetime
+    finished_at: datetime | None = None
+    countries: int = 0
+    listing_pages: int = 0
+    new_numbers: int = 0
+    inboxes_total: int = 0
+    inboxes_done: int = 0
+    walk: WalkStats = field(default_factory=WalkStats)
+    requests: int = 0
+    retries: int = 0
+    unavailable: dict[str, list[str]] = field(default_factory=lambda: {"gated": [], "challenged": [], "gone": []})
+    errors: list[str] = field(default_factory=list)
+    ok_listing_pages: int = 0
+
+    @property
+    def readable(self) -> bool:
+        """Did the pass read anything real at all? (exit status 3 when not, CONTRACT §2)"""
+        return self.ok_listing_pages > 0 or self.walk.ok_pages > 0
+
+    @property
+    def gated_pages(self) -> int:
+        return self.walk.gated + len(self.unavailable["gated"])
+
+    @property
+    def challenged_pages(self) -> int:
+        return self.walk.challenged + len(self.unavailable["challenged"])
+
+
+Progress = Callable[[CrawlReport, str], None]
+
+
+def _silent(_report: CrawlReport, _event: str) -> None:
+    return None
+
+
+async def _listing_page(fetcher: Fetcher, url: str) -> CountryPage:
+    for attempt in range(CHALLENGE_RETRIES + 1):
+        resp = await fetcher.get(url)
+        page = parse_country(resp.body, url, status=resp.status)
+        if page.kind is PageKind.CHALLENGED and attempt < CHALLENGE_RETRIES:
+            await asyncio.sleep(CHALLENGE_PAUSE * (2**attempt))
+            continue
+        return page
+    raise AssertionError("unreachable")
+
+
+async def _walk_listing(
+    engines: Engines, fetcher: Fetcher, report: CrawlReport, slug: str, country_id: int, base_url: str
+) -> None:
+    """Every page of one country listing; numbers are stored page by page."""
+    url: str | None = country_url(base_url, slug)
+    listed: list[tuple[str, int]] = []
+    pages = 0
+    complete = False
+    while url is not None and pages < MAX_LISTING_PAGES:
+        page = await _listing_page(fetcher, url)
+        pages += 1
+        report.listing_pages += 1
+        if page.kind in (PageKind.GATED, PageKind.CHALLENGED, PageKind.GONE):
+            report.unavailable[page.kind.value].append(url)
+            await archive.set_country_status(engines, country_id, page.kind.value)
+            return
+        report.ok_listing_pages += 1
+        numbers = [
+            NumberIn(n.number, n.sms_id, n.inbox_url, n.location, n.added_text) for n in page.numbers
+        ]
+        listed.extend((n.number, n.sms_id) for n in numbers)
+        report.new_numbers += await archive.upsert_numbers(engines, country_id, numbers, datetime.now(UTC))
+        if not page.numbers or page.pagination is None or page.pagination.next_url is None:
+            complete = True
+            break
+        url = page.pagination.next_url
+    await archive.set_country_status(engines, country_id, "active")
+    if complete and listed:
+        await archive.mark_unlisted_gone(engines, country_id, listed)
+
+
+async def _enumerate(
+    engines: Engines, fetcher: Fetcher, config: Config, report: CrawlReport, only: Sequence[str]
+) -> list[int]:
+    """Home page -> countries -> every listing. Returns the ids of countries to walk."""
+    base = config.site.base_url
+    url = home_url(base)
+    resp = await fetcher.get(url)
+    home = parse_home(resp.body, url, status=resp.status)
+    if home.kind in (PageKind.GATED, PageKind.CHALLENGED, PageKind.GONE):
+        report.unavailable[home.kind.value].append(url)
+        return []
+    report.ok_listing_pages += 1
+    countries = [CountryIn(c.slug, c.name, c.calling_code, c.url, c.flag_url) for c in home.countries]
+    ids = await archive.upsert_countries(engines, countries, datetime.now(UTC))
+    wanted = list(only) or [c.slug for c in countries]
+    missing = [s for s in wanted if s not in ids]
+    for slug in missing:
+        report.errors.append(f"country {slug!r} is not on the site's home page")
+    chosen = [(s, ids[s]) for s in wanted if s in ids]
+    report.countries = len(chosen)
+    for slug, cid in chosen:
+        try:
+            await _walk_listing(engines, fetcher, report, slug, cid, base)
+        except (FetchError, LayoutError) as exc:
+            report.errors.append(str(exc))
+    return [cid for _, cid in chosen]
+
+
+async def _walk_inboxes(
+    walker: InboxWalker, inboxes: list[InboxState], workers: int, report: CrawlReport, progress: Progress
+) -> None:
+    queue: asyncio.Queue[InboxState] = asyncio.Queue()
+    for inbox in inboxes:
+        queue.put_nowait(inbox)
+
+    async def worker() -> None:
+        while True:
+            try:
+                inbox = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            try:
+                await walker.walk(inbox)
+            except PageUnavailable as exc:
+                report.unavailable[exc.kind.value].append(exc.url)
+                await archive.set_inbox_status(walker.engines, inbox.id, exc.kind.value, datetime.now(UTC))
+            except LayoutError as exc:
+                walker.stats.layout_errors += 1
+                report.errors.append(str(exc))
+            except FetchError as exc:
+                walker.stats.fetch_errors += 1
+                report.errors.append(str(exc))
+            report.inboxes_done += 1
+            progress(report, "inbox")
+
+    async with asyncio.TaskGroup() as tg:
+        for _ in range(max(1, workers)):
+            tg.create_task(worker())
+
+
+async def crawl_pass(
+    engines: Engines,
+    config: Config,
+    *,
+    countries: Sequence[str] = (),
+    progress: Progress = _silent,
+) -> CrawlReport:
+    """Run one full pass and record it in `crawl_runs`; never raises for site trouble."""
+    report = CrawlReport(started_at=datetime.now(UTC))
+    run_id = await archive.start_run(engines, "crawl", report.started_at)
+    status = "failed"
+    try:
+        async with Fetcher(config.http) as fetcher:
+            walker = InboxWalker(engines, fetcher, max_pages=config.crawl.max_pages)
+            report.walk = walker.stats
+            try:
+                ids = await _enumerate(engines, fetcher, config, report, countries or config.site.countries)
+            except (FetchError, LayoutError) as exc:
+                report.errors.append(str(exc))
+                ids = []
+            progress(report, "listings")
+            todo = await archive.inboxes(engines, ids) if ids else []
+            todo = [i for i in todo if i.country_slug not in _unavailable_slugs(report)]
+            report.inboxes_total = len(todo)
+            await _walk_inboxes(walker, todo, config.http.concurrency, report, progress)
+            report.requests = fetcher.stats.requests
+            report.retries = fetcher.stats.retries
+        status = "ok" if report.readable else "unreadable"
+        return report
+    finally:
+        report.finished_at = datetime.now(UTC)
+        await archive.finish_run(
+            engines,
+            run_id,
+            report.finished_at,
+            status,
+            requests=report.requests,
+            retries=report.retries,
+            new_numbers=report.new_numbers,
+            new_messages=report.walk.new_messages,
+            inboxes_polled=report.walk.inboxes,
+            empty_polls=report.walk.empty_polls,
+            gated=report.gated_pages,
+            challenged=report.challenged_pages,
+            errors=len(report.errors),
+        )
+
+
+def _unavailable_slugs(report: CrawlReport) -> set[str]:
+    """Countries whose listing was gated/challenged: their inboxes are not polled blindly."""
+    slugs: set[str] = set()
+    for kind in ("gated", "challenged"):
+        for url in report.unavailable[kind]:
+            if "/country/" in url:
+                slugs.add(url.split("/country/", 1)[1].split("?", 1)[0])
+    return slugs

@@ -1,0 +1,365 @@
+"""The crawler's write path: countries, numbers, walked inbox rows, crawl runs.
+
+Every write goes through `Engines.writer` (on SQLite one connection whose transactions
+start with BEGIN IMMEDIATE, STACK.md §2.3), in short transactions. The inbox walk is
+stored in ONE transaction per walk: new rows, narrowed intervals and the inbox's state
+together, so a crash leaves either the whole walk or none of it (CONTRACT §5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from crawler.storage.db import Engines
+from crawler.storage.models import Country, CrawlRun, Message, Number
+
+_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+@dataclass(frozen=True, slots=True)
+class CountryIn:
+    slug: str
+    name: str
+    calling_code: str | None
+    url: str
+    flag_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NumberIn:
+    number: str
+    sms_id: int
+    inbox_url: str
+    location: str | None
+    added_text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxState:
+    """What the walker needs to know about one inbox before it walks it."""
+
+    id: int
+    number: str
+    country_slug: str
+    inbox_url: str
+    walk_complete: bool
+    message_count: int
+    top_seq: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRow:
+    id: int
+    seq: int
+    sender: str
+    body: str
+    earliest: datetime | None
+    latest: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    sender: str
+    body: str
+    received_text: str
+    fetched_at: datetime
+    earliest: datetime | None
+    latest: datetime | None
+    code: str | None = None
+    service: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Narrowing:
+    message_id: int
+    earliest: datetime | None
+    latest: datetime | None
+
+
+def body_hash(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def midpoint(earliest: datetime | None, latest: datetime | None) -> datetime | None:
+    """`received_at`: the middle of what we know, None when we know nothing."""
+    if earliest is None or latest is None:
+        return latest or earliest
+    return earliest + (latest - earliest) / 2
+
+
+async def upsert_countries(engines: Engines, countries: Iterable[CountryIn], seen_at: datetime) -> dict[str, int]:
+    """Insert new countries, refresh known ones; returns slug -> id for all of them."""
+    rows = {c.slug: c for c in countries}
+    if not rows:
+        return {}
+    ins = _INSERT[engines.dialect](Country)
+    stmt = ins.on_conflict_do_update(
+        index_elements=["slug"],
+        set_={
+            "name": ins.excluded.name,
+            "calling_code": ins.excluded.calling_code,
+            "url": ins.excluded.url,
+            "flag_url": ins.excluded.flag_url,
+            "last_seen_at": ins.excluded.last_seen_at,
+            "status": "active",
+        },
+    )
+    values = [
+        {
+            "slug": c.slug,
+            "name": c.name,
+            "calling_code": c.calling_code,
+            "url": c.url,
+            "flag_url": c.flag_url,
+            "status": "active",
+            "first_seen_at": seen_at,
+            "last_seen_at": seen_at,
+        }
+        for c in rows.values()
+    ]
+    async with engines.writer.begin() as conn:
+        await conn.execute(stmt, values)
+        result = await conn.execute(select(Country.slug, Country.id).where(Country.slug.in_(list(rows))))
+        return {slug: cid for slug, cid in result.all()}
+
+
+async def country_ids(engines: Engines) -> dict[str, int]:
+    async with engines.reader.connect() as conn:
+        result = await conn.execute(select(Country.slug, Country.id))
+        return {slug: cid for slug, cid in result.all()}
+
+
+async def set_country_status(engines: Engines, country_id: int, status: str) -> None:
+    async with engines.writer.begin() as conn:
+        await conn.execute(update(Country).where(Country.id == country_id).values(status=status))
+
+
+async def upsert_numbers(
+    engines: Engines, country_id: int, numbers: Sequence[NumberIn], seen_at: datetime
+) -> int:
+    """Record one country listing; returns how many numbers were new to the archive."""
+    if not numbers:
+        return 0
+    unique = {(n.number, n.sms_id): n for n in numbers}
+    async with engines.writer.begin() as conn:
+        before = await _count_numbers(conn, unique)
+        ins = _INSERT[engines.dialect](Number)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["number", "sms_id"],
+            set_={
+                "inbox_url": ins.excluded.inbox_url,
+                "location": ins.excluded.location,
+                "added_text": ins.excluded.added_text,
+                "last_seen_at": ins.excluded.last_seen_at,
+                "country_id": ins.excluded.country_id,
+            },
+        )
+        await conn.execute(
+            stmt,
+            [
+                {
+                    "number": n.number,
+                    "sms_id": n.sms_id,
+                    "country_id": country_id,
+                    "inbox_url": n.inbox_url,
+                    "location": n.location,
+                    "added_text": n.added_text,
+                    "status": "active",
+                    "first_seen_at": seen_at,
+                    "last_seen_at": seen_at,
+                    "walk_complete": False,
+                    "history_truncated": False,
+                    "message_count": 0,
+                    "top_seq": 0,
+                    "failures": 0,
+                }
+                for n in unique.values()
+            ],
+        )
+        return len(unique) - before
+
+
+async def _count_numbers(conn: AsyncConnection, keys: dict[tuple[str, int], NumberIn]) -> int:
+    digits = sorted({k[0] for k in keys})
+    result = await conn.execute(select(Number.number, Number.sms_id).where(Number.number.in_(digits)))
+    return sum(1 for row in result.all() if (row[0], row[1]) in keys)
+
+
+async def mark_unlisted_gone(engines: Engines, country_id: int, listed: Iterable[tuple[str, int]]) -> int:
+    """Numbers of a fully walked listing that it no longer shows become `gone`."""
+    keep = set(listed)
+    async with engines.writer.begin() as conn:
+        result = await conn.execute(
+            select(Number.id, Number.number, Number.sms_id).where(
+                Number.country_id == country_id, Number.status != "gone"
+            )
+        )
+        gone = [row.id for row in result.all() if (row.number, row.sms_id) not in keep]
+        if gone:
+            await conn.execute(update(Number).where(Number.id.in_(gone)).values(status="gone"))
+        return len(gone)
+
+
+async def inboxes(engines: Engines, country_ids: Sequence[int], *, include_gone: bool = False) -> list[InboxState]:
+    stmt = (
+        select(Number, Country.slug)
+        .join(Country, Country.id == Number.country_id)
+        .where(Number.country_id.in_(list(country_ids)))
+        .order_by(Number.id)
+    )
+    if not include_gone:
+        stmt = stmt.where(Number.status != "gone")
+    async with engines.reader.connect() as conn:
+        result = await conn.execute(stmt)
+        return [_state(row[0], row[1]) for row in result.all()]
+
+
+def _state(n: Number, slug: str) -> InboxState:
+    return InboxState(
+        id=n.id,
+        number=n.number,
+        country_slug=slug,
+        inbox_url=n.inbox_url,
+        walk_complete=n.walk_complete,
+        message_count=n.message_count,
+        top_seq=n.top_seq,
+        status=n.status,
+    )
+
+
+async def newest_rows(engines: Engines, number_id: int, limit: int) -> list[StoredRow]:
+    """The newest stored rows of one inbox, newest first."""
+    stmt = (
+        select(Message.id, Message.seq, Message.sender, Message.body, Message.received_at_min, Message.received_at_max)
+        .where(Message.number_id == number_id)
+        .order_by(Message.seq.desc())
+        .limit(limit)
+    )
+    async with engines.reader.connect() as conn:
+        result = await conn.execute(stmt)
+        return [StoredRow(*row) for row in result.all()]
+
+
+async def store_walk(
+    engines: Engines,
+    inbox: InboxState,
+    new_rows: Sequence[NewMessage],
+    narrowings: Sequence[Narrowing],
+    *,
+    polled_at: datetime,
+    gap: bool,
+    truncated: bool,
+) -> int:
+    """Store one walk atomically. `new_rows` are newest first; they go on top of the inbox.
+
+    The inbox's top_seq is re-read inside the transaction and compared with what the walk
+    started from: if another writer stored rows meanwhile, this walk is stale and is
+    dropped (returns -1) rather than stacking a second copy on top.
+    """
+    async with engines.writer.begin() as conn:
+        current = (
+            await conn.execute(select(Number.top_seq).where(Number.id == inbox.id))
+        ).scalar_one()
+        if current != inbox.top_seq:
+            return -1
+        if new_rows:
+            top = inbox.top_seq + len(new_rows)
+            oldest = len(new_rows) - 1
+            values = [
+                {
+                    "number_id": inbox.id,
+                    "seq": top - i,
+                    "sender": m.sender,
+                    "body": m.body,
+                    "body_hash": body_hash(m.body),
+                    "received_text": m.received_text[:100],
+                    "fetched_at": m.fetched_at,
+                    "received_at": midpoint(m.earliest, m.latest),
+                    "received_at_min": m.earliest,
+                    "received_at_max": m.latest,
+                    "first_seen_at": polled_at,
+                    "code": m.code,
+                    "service": m.service,
+                    "gap_before": gap and i == oldest,
+                }
+                for i, m in enumerate(new_rows)
+            ]
+            await conn.execute(_INSERT[engines.dialect](Message).on_conflict_do_nothing(), values)
+        for n in narrowings:
+            await conn.execute(
+                update(Message)
+                .where(Message.id == n.message_id)
+                .values(
+                    received_at_min=n.earliest,
+                    received_at_max=n.latest,
+                    received_at=midpoint(n.earliest, n.latest),
+                )
+            )
+        changes: dict[str, object] = {
+            "walk_complete": True,
+            "last_polled_at": polled_at,
+            "status": "active",
+            "failures": 0,
+            "top_seq": inbox.top_seq + len(new_rows),
+            "message_count": Number.message_count + len(new_rows),
+        }
+        if new_rows:
+            changes["last_new_at"] = polled_at
+        if truncated:
+            changes["history_truncated"] = True
+        await conn.execute(update(Number).where(Number.id == inbox.id).values(**changes))
+        return len(new_rows)
+
+
+async def set_inbox_status(engines: Engines, number_id: int, status: str, polled_at: datetime) -> None:
+    async with engines.writer.begin() as conn:
+        await conn.execute(
+            update(Number)
+            .where(Number.id == number_id)
+            .values(status=status, last_polled_at=polled_at, failures=Number.failures + 1)
+        )
+
+
+async def start_run(engines: Engines, kind: str, started_at: datetime) -> int:
+    async with engines.writer.begin() as conn:
+        result = await conn.execute(
+            _INSERT[engines.dialect](CrawlRun)
+            .values(
+                kind=kind,
+                started_at=started_at,
+                requests=0,
+                retries=0,
+                new_numbers=0,
+                new_messages=0,
+                inboxes_polled=0,
+                empty_polls=0,
+                gated=0,
+                challenged=0,
+                errors=0,
+                status="running",
+            )
+            .returning(CrawlRun.id)
+        )
+        return int(result.scalar_one())
+
+
+async def finish_run(engines: Engines, run_id: int, finished_at: datetime, status: str, **figures: object) -> None:
+    async with engines.writer.begin() as conn:
+        await conn.execute(
+            update(CrawlRun)
+            .where(CrawlRun.id == run_id)
+            .values(finished_at=finished_at, status=status, **figures)
+        )
+
+
+async def message_total(engines: Engines) -> int:
+    async with engines.reader.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(Message))).scalar_one())
