@@ -67,7 +67,7 @@ def window_shift(old: Sequence[Row], new: Sequence[Row]) -> int | None:
     consistent s (fewest arrivals), or None when no overlap of at least one row is left
     (too many arrivals to tell).
     """
-    for s in range(0, len(new)):
+    for s in range(len(new)):
         overlap = min(len(new) - s, len(old))
         if overlap <= 0:
             break
@@ -92,43 +92,46 @@ def locate_stored(
     stored_total: int,
     *,
     at_end: bool,
-    use_time: bool = True,
+    complete: bool = True,
+    min_overlap: int = 3,
 ) -> Boundary | None:
-    """Find the newest stored row inside the walked rows (both newest first).
+    """Where the newest stored row sits inside the walked rows, once that is certain.
 
-    `stored` holds the newest stored rows (at least len(walked) of them when the archive
-    has that many); `stored_total` is how many the archive holds for this inbox. When the
-    walk reached the inbox's end, every stored row still on the site must be in `walked`,
-    so an alignment that accounts for all `stored_total` rows is preferred.
+    `walked` is the top of the inbox (newest first); `stored` the newest stored rows (at
+    least min(len(walked), stored_total) of them); `complete` says the archive holds the
+    inbox's whole history, so the stored rows are the LAST rows of the site's list.
+    Returns None while the rows seen so far allow more than one answer: the caller walks
+    one more page, and at the inbox's end the answer is always settled.
+
+    An alignment claims walked[new:] == stored[:overlap]. Repeated messages ("Your code is
+    0000" several times a minute) let several alignments match; stopping on a wrong one
+    would drop real rows, so away from the end we accept only a unique match of at least
+    `min_overlap` rows that does not claim to cover the whole stored history (with a
+    complete history that would put the inbox's end right here, and the site says it is not).
     """
     candidates: list[Boundary] = []
-    for new in range(0, len(walked)):
+    for new in range(len(walked)):
         overlap = len(walked) - new
-        if overlap > stored_total:
-            continue  # more old rows on the site than we hold: not a complete-history fit
-        if overlap > len(stored):
-            continue  # caller must load more stored rows before asking
-        if not _runs_match(walked[new:], stored[:overlap], use_time=use_time):
+        if overlap > len(stored) or (complete and overlap > stored_total):
             continue
-        candidates.append(Boundary(new=new, overlap=overlap))
-        if not at_end:
-            break  # the largest overlap wins while the walk goes on
-    if not candidates:
-        return None
+        if _runs_match(walked[new:], stored[:overlap]):
+            candidates.append(Boundary(new=new, overlap=overlap))
     if at_end:
-        for c in candidates:
-            if c.overlap == stored_total:
-                return c
-    return candidates[0]
-
-
-def confirmed(boundary: Boundary, stored_total: int, *, at_end: bool, min_overlap: int = 3) -> bool:
-    """Is the match long enough to stop walking?
-
-    A match of one or two rows at the bottom of a full page can be a new message that
-    repeats the newest stored one; one more page settles it.
-    """
-    return at_end or boundary.overlap >= min(min_overlap, stored_total)
+        if not candidates:
+            return None
+        if complete:
+            for c in candidates:
+                if c.overlap == stored_total:
+                    return c
+        return candidates[0]  # the site dropped its oldest rows: the largest overlap wins
+    if len(candidates) != 1:
+        return None
+    only = candidates[0]
+    if complete and only.overlap >= stored_total:
+        return None
+    if only.overlap < min(min_overlap, stored_total):
+        return None
+    return only
 
 
 def narrowed(stored: Row, seen: Row) -> tuple[datetime | None, datetime | None] | None:

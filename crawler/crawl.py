@@ -15,7 +15,13 @@ from datetime import UTC, datetime
 from crawler.config import Config
 from crawler.errors import FetchError
 from crawler.fetcher import Fetcher
-from crawler.inbox import CHALLENGE_PAUSE, CHALLENGE_RETRIES, InboxWalker, PageUnavailable, WalkStats
+from crawler.inbox import (
+    CHALLENGE_PAUSE,
+    CHALLENGE_RETRIES,
+    InboxWalker,
+    PageUnavailable,
+    WalkStats,
+)
 from crawler.sites.base import CountryPage, PageKind
 from crawler.sites.smstome import LayoutError, country_url, home_url, parse_country, parse_home
 from crawler.storage import archive

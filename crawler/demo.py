@@ -9,7 +9,7 @@ from pathlib import Path
 from crawler.cli import run_async
 from crawler.config import Config
 from crawler.crawl import CrawlReport, crawl_pass
-from crawler.sim.server import SimOptions, running_simulator
+from crawler.sim import SimOptions, running_simulator
 from crawler.storage.db import open_archive
 from crawler.terminal import printable
 
@@ -22,13 +22,15 @@ def _fresh(path: Path) -> None:
 async def _crawl_simulated(config: Config, db_url: str, seed: int) -> tuple[CrawlReport, str]:
     options = SimOptions(seed=seed, countries=3, numbers_per_country=6)
     async with running_simulator(options) as sim:
+        base_url = sim.base_url
+        assert base_url is not None  # set once the server listens
         cfg = config.replace(
-            site=dataclasses.replace(config.site, base_url=sim.base_url, countries=()),
+            site=dataclasses.replace(config.site, base_url=base_url, countries=()),
             database=dataclasses.replace(config.database, url=db_url),
             http=dataclasses.replace(config.http, requests_per_second=0.0, concurrency=4, cookies_file=""),
         )
         async with open_archive(db_url) as engines:
-            return await crawl_pass(engines, cfg), sim.base_url
+            return await crawl_pass(engines, cfg), base_url
 
 
 def run_demo(config: Config, database_file: Path, seed: int) -> str:

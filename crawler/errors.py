@@ -41,7 +41,7 @@ class NumberLookupError(CrawlerError, LookupError):
 class NumberFormatError(CrawlerError, ValueError):
     def __init__(self, text: str) -> None:
         super().__init__(
-            f"{text!r} is not a phone number; write it as +447700900121, 447700900121 "
+            f"{text[:40]!r} is not a phone number; write it as +447700900121, 447700900121 "
             "or 44 7700 900121 (country code first)"
         )
         self.text = text

@@ -19,6 +19,7 @@ import random
 import time
 import urllib.robotparser
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -94,12 +95,11 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return min(max(delta, 0.0), MAX_RETRY_AFTER)
 
 
-def site_time(headers: aiohttp.typedefs.LooseHeaders | None) -> datetime | None:
+def site_time(headers: Mapping[str, str] | None) -> datetime | None:
     """The page's render time on the site's clock: `Date` minus `Age` (CONTRACT §5)."""
     if not headers:
         return None
-    get = headers.get  # type: ignore[union-attr]
-    date = get("Date")
+    date = headers.get("Date")
     if not date:
         return None
     try:
@@ -108,7 +108,7 @@ def site_time(headers: aiohttp.typedefs.LooseHeaders | None) -> datetime | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    age = get("Age")
+    age = headers.get("Age")
     if age and str(age).strip().isdigit():
         when -= timedelta(seconds=int(str(age).strip()))
     return when.astimezone(UTC)
@@ -234,7 +234,10 @@ class Fetcher:
                 async with self._inflight:
                     self.stats.requests += 1
                     resp = await self._once(url)
-            except (aiohttp.ClientError, TimeoutError, asyncio.TimeoutError) as exc:
+            except _TooLarge as exc:
+                # The same page will be as large next time: retrying only costs requests.
+                raise FetchError(url, str(exc)) from None
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 self.stats.connection_errors += 1
                 reason = _describe(exc, self.config.timeout_seconds)
                 if attempt > retries:
@@ -268,8 +271,8 @@ class Fetcher:
     async def _once(self, url: str) -> _Raw:
         assert self._session is not None
         cap = self.config.max_page_bytes
-        kwargs = {"proxy": self.config.proxy} if self.config.proxy else {}
-        async with self._session.get(url, allow_redirects=True, max_redirects=5, **kwargs) as r:
+        proxy = self.config.proxy or None
+        async with self._session.get(url, allow_redirects=True, max_redirects=5, proxy=proxy) as r:
             length = r.content_length
             if length is not None and length > cap:
                 raise _TooLarge(url, length, cap)

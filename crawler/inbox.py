@@ -8,8 +8,8 @@ page p+1 push k rows of page p onto the top of page p+1. The walker therefore
    shift repeated at each page boundary. A boundary whose rows merely *look* repeated
    (two identical "Your code is 0000" in one minute) is told apart from a real shift by
    fetching page p again: only a page that did not move proves that nothing arrived;
-2. stops as soon as the newest stored rows are found inside `walked` by a run long enough
-   to be unambiguous (`crawler.align.locate_stored`), or at the inbox's end;
+2. stops as soon as the newest stored rows are found inside `walked` by a match that
+   no other alignment could explain (`crawler.align.locate_stored`), or at the inbox's end;
 3. hands everything to storage in one transaction. Nothing is written before the walk is
    anchored, so an interrupted walk leaves no half that a later stop rule could mistake
    for the whole (CONTRACT §5): the next pass simply walks again.
@@ -27,8 +27,8 @@ from datetime import UTC, datetime, timedelta
 from crawler import align
 from crawler.fetcher import Fetcher, Response
 from crawler.sites.base import InboxPage, PageKind, ParsedMessage
-from crawler.sites.smstome import parse_inbox
 from crawler.sites.smstome import page_url as with_page
+from crawler.sites.smstome import parse_inbox
 from crawler.storage import archive
 from crawler.storage.archive import InboxState, Narrowing, NewMessage, StoredRow
 from crawler.storage.db import Engines
@@ -163,7 +163,7 @@ class InboxWalker:
             at_end = not page.messages or page.pagination is None or page.pagination.next_url is None
             if stored_total:
                 boundary, stored = await self._locate(inbox, walked, stored, stored_total, at_end)
-                if boundary is not None and align.confirmed(boundary, stored_total, at_end=at_end):
+                if boundary is not None:
                     break
             if at_end:
                 break
@@ -187,7 +187,9 @@ class InboxWalker:
         if len(stored) < want:
             stored = await archive.newest_rows(self.engines, inbox.id, want + 30)
         return (
-            align.locate_stored(_rows(walked), _stored(stored), stored_total, at_end=at_end),
+            align.locate_stored(
+                _rows(walked), _stored(stored), stored_total, at_end=at_end, complete=inbox.complete_history
+            ),
             stored,
         )
 

@@ -30,7 +30,7 @@ def test_shipped_config_has_every_key_commented() -> None:
         keys = {f.name for f in dataclasses.fields(section)}
         assert set(data[section_name]) == keys, section_name
         for key in keys:
-            line = next(line for line in text if line.startswith(f"{key} ") or line.startswith(f"{key}="))
+            line = next(line for line in text if line.startswith((f"{key} ", f"{key}=")))
             assert "#" in line, f"{section_name}.{key} has no comment"
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from crawler.sim.server import SimOptions, Simulator, running_simulator
+from crawler.sim import SimOptions, Simulator, running_simulator
 
-from .conftest import assert_archive_equals_truth
+from .helpers import assert_archive_equals_truth
 
 CONFIG = """
 [http]
@@ -71,7 +71,7 @@ async def _kill_loop(sim: Simulator, tmp_path: Path, rounds: int, seed: int) -> 
 
 @pytest.mark.slow
 async def test_kill9_during_crawls_with_arrivals_loses_nothing(tmp_path: Path) -> None:
-    options = SimOptions(seed=21, countries=2, numbers_per_country=10, frozen=True, slow_seconds=0.05, rate_slow=0.5)
+    options = SimOptions(seed=21, countries=2, numbers_per_country=15, frozen=True, slow_seconds=0.15, rate_slow=0.5)
     async with running_simulator(options) as sim:
         killed = await _kill_loop(sim, tmp_path, rounds=8, seed=3)
     assert killed >= 3  # the test is only worth something if it really interrupted crawls
@@ -79,8 +79,8 @@ async def test_kill9_during_crawls_with_arrivals_loses_nothing(tmp_path: Path) -
 
 @pytest.mark.slow
 async def test_kill9_under_429_5xx_and_reset_storms_loses_nothing(tmp_path: Path) -> None:
-    options = SimOptions(seed=22, countries=2, numbers_per_country=8, frozen=True)
+    options = SimOptions(seed=22, countries=2, numbers_per_country=12, frozen=True, slow_seconds=0.1, rate_slow=0.3)
     async with running_simulator(options) as sim:
-        sim.set_faults(rate_429=0.15, retry_after=1, rate_5xx=0.15, rate_drop=0.1)
+        sim.set_faults(sim.faults.replace(rate_429=0.15, retry_after=1, rate_5xx=0.15, rate_drop=0.1))
         killed = await _kill_loop(sim, tmp_path, rounds=6, seed=4)
     assert killed >= 2

@@ -6,10 +6,10 @@ import math
 from pathlib import Path
 
 from crawler.crawl import crawl_pass
-from crawler.sim.server import Simulator
+from crawler.sim import Simulator
 from crawler.storage.db import open_archive
 
-from .conftest import archived, assert_archive_equals_truth, make_config
+from .helpers import archived, assert_archive_equals_truth, make_config
 
 
 async def _crawl(sim: Simulator, db_url: str, **kw: object):

@@ -46,11 +46,11 @@ pass_app = click.make_pass_decorator(AppContext)
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Run one core coroutine to completion (uvloop when installed: faster event loop)."""
     try:
-        import uvloop
-
-        return uvloop.run(coro)
+        import uvloop  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return asyncio.run(coro)
+    result: T = uvloop.run(coro)
+    return result
 
 
 def _setup_logging(verbose: int, quiet: int, log_format: str) -> None:

@@ -18,6 +18,7 @@ class PageKind(enum.Enum):
     EMPTY = "empty"  # a real page of the right kind with no rows (e.g. past the end)
     GATED = "gated"  # the login wall ("Please log in to view messages ...")
     CHALLENGED = "challenged"  # a Cloudflare interstitial or block page
+    GONE = "gone"  # HTTP 404 without the page's markup: the number (or country) is gone
 
 
 class Generation(enum.Enum):
@@ -110,7 +111,9 @@ class InboxPage:
     pagination: Pagination | None = None
     number: str | None = None  # digits from the h1, when shown
     region: str | None = None  # "Region: <x>" when shown
+    added_text: str | None = None  # "Added: <x>" when shown, e.g. "4 minutes ago"
     skipped: int = 0  # header, ad, placeholder and short rows that were dropped
+    blanked: int = 0  # rows left out because sender and body were both empty (see below)
     # Rows whose cells came back empty (Cloudflare Server-side Excludes for flagged
     # clients, SITE.md edge case 3). Such a page is not trustworthy: the crawler must
     # not store it as if those were real empty messages.

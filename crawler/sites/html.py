@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urljoin, urlsplit, urlu
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from crawler.sites.base import Pagination
+from crawler.sites.base import PageKind, Pagination
 
 # Hosts whose links are rewritten: onto https when we read the site itself, onto the
 # page's own origin when we read a mirror or the local simulator (which may still carry
@@ -60,6 +60,17 @@ def cell_text(node: LexborNode) -> str:
     if current:
         segments.append("".join(current))
     return " ".join(stripped for seg in segments if (stripped := seg.strip()))
+
+
+# Login wall (SITE.md §3, E2/E3) and Cloudflare markers, matched lower-cased.
+GATE_MARKERS = (
+    "please log in to view messages for this number",
+    "require a free account to access",
+    "required to register or log in",
+    "please login",
+)
+CHALLENGE_TITLES = ("just a moment", "attention required")
+CHALLENGE_MARKERS = ("checking your browser", "you have been blocked", "attention required")
 
 
 def visible_text(tree: LexborHTMLParser) -> str:
@@ -159,3 +170,19 @@ def pagination(tree: LexborHTMLParser, url: str, *, rows: int) -> Pagination:
                 next_url = target
                 break
     return Pagination(current=current, last=last, next_url=next_url)
+
+
+def access_kind(tree: LexborHTMLParser) -> PageKind | None:
+    """GATED / CHALLENGED from the page's visible text (SITE.md §3), else None. Mutates `tree`.
+
+    Callers remove message rows first: an SMS saying "please login" must not gate its page.
+    """
+    text = visible_text(tree)
+    if any(marker in text for marker in GATE_MARKERS):
+        return PageKind.GATED
+    title = title_text(tree)
+    if any(marker in title for marker in CHALLENGE_TITLES) or any(
+        marker in text for marker in CHALLENGE_MARKERS
+    ):
+        return PageKind.CHALLENGED
+    return None

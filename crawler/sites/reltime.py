@@ -58,12 +58,10 @@ _AGO = re.compile(
 )
 _BADGE = re.compile(r"\bnew\b!?", re.ASCII)
 _ADDED = re.compile(r"^added\s*:?\s*", re.ASCII)
-_EDGE_JUNK = " \t-|:·•()[]."
+_EDGE_JUNK = " \t|:·•()[]."
 
 
-def parse_relative(
-    text: str, fetched_at: datetime, *, resolution: timedelta = _SECOND
-) -> Interval:
+def parse_relative(text: str, fetched_at: datetime, *, resolution: timedelta = _SECOND) -> Interval:
     """The interval that the event described by `text` happened in (see module doc)."""
     try:
         return _parse(text, fetched_at, resolution)

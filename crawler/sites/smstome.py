@@ -35,12 +35,11 @@ from crawler.sites.base import (
 )
 from crawler.sites.html import (
     absolute_url,
+    access_kind,
     cell_text,
     pagination,
     parse_document,
     squash,
-    title_text,
-    visible_text,
     with_page,
 )
 from crawler.sites.reltime import parse_relative
@@ -122,32 +121,7 @@ def parse_inbox_url(url: str) -> tuple[str, str, int] | None:
     return match["slug"], match["digits"], int(match["id"])
 
 
-# --------------------------------------------------------------------------- classification
-
-_GATE_MARKERS = (
-    "please log in to view messages for this number",
-    "require a free account to access",
-    "required to register or log in",
-    "please login",
-)
-_CHALLENGE_TITLES = ("just a moment", "attention required")
-_CHALLENGE_MARKERS = ("checking your browser", "you have been blocked", "attention required")
-
-
-def _access_kind(tree: LexborHTMLParser) -> PageKind | None:
-    """GATED / CHALLENGED from the page's visible text, else None. Mutates `tree`.
-
-    Callers remove message rows first: an SMS saying "please login" must not gate its page.
-    """
-    text = visible_text(tree)
-    if any(marker in text for marker in _GATE_MARKERS):
-        return PageKind.GATED
-    title = title_text(tree)
-    if any(marker in title for marker in _CHALLENGE_TITLES) or any(
-        marker in text for marker in _CHALLENGE_MARKERS
-    ):
-        return PageKind.CHALLENGED
-    return None
+# --------------------------------------------------------------------------- errors
 
 
 def _guarded(parse: Callable[[], _T], url: str, status: int) -> _T:
@@ -187,7 +161,7 @@ def _parse_home(body: bytes, url: str, status: int) -> HomePage:
         links = tree.css('a[href*="/country/"]')
     countries = _countries(links, url)
     has_container = tree.css_first(".column.fields") is not None
-    access = _access_kind(tree)
+    access = access_kind(tree)
     if access is not None:
         return HomePage(kind=access, generation=Generation.NONE)
     if countries:
@@ -225,7 +199,7 @@ def _country(link: LexborNode, url: str) -> ParsedCountry | None:
     img = link.css_first("img")
     if img is None and link.parent is not None:
         img = link.parent.css_first("img")
-    src = img.attributes.get("src") or img.attributes.get("data-src") if img else None
+    src = (img.attributes.get("src") or img.attributes.get("data-src")) if img is not None else None
     return ParsedCountry(
         name=name,
         slug=match["slug"],
@@ -263,8 +237,10 @@ def _parse_country(body: bytes, url: str, status: int) -> CountryPage:
             skipped += 1
         elif number.inbox_url not in numbers:  # the redesign links each card twice
             numbers[number.inbox_url] = number
-    if generation is Generation.GENERIC and not numbers:
-        skipped = 0  # stray /phone/ links on a page that is not a list are not "cards"
+    inbox_table = _inbox_table(tree)[0] is not None
+    if generation is Generation.GENERIC and (inbox_table or not numbers):
+        # Stray /phone/ links (an inbox page's "other numbers") do not make a number list.
+        numbers, skipped = {}, 0
     found = tuple(numbers.values())
     paging = pagination(tree, url, rows=len(found))
     # Evidence that an empty page is still a number list (a walk past the last page):
@@ -273,8 +249,7 @@ def _parse_country(body: bytes, url: str, status: int) -> CountryPage:
     heading = tree.css_first("h1")
     list_heading = heading is not None and "number" in heading.text(deep=True).lower()
     grid = tree.css_first('[class*="cp-phone"]') is not None
-    inbox_table = _inbox_table(tree)[0] is not None
-    access = _access_kind(tree)
+    access = access_kind(tree)
     if access is not None:
         return CountryPage(kind=access, generation=Generation.NONE)
     if found:
@@ -318,7 +293,9 @@ def _number(card: LexborNode, url: str) -> ParsedNumber | None:
         meta = card.css_first(".cp-phone-card__meta")
         added_raw = squash(cell_text(meta)) if meta is not None else None
         if added_raw is None:
-            added_raw = next((s for s in smalls if "ago" in s.lower() or "added" in s.lower()), None)
+            added_raw = next(
+                (s for s in smalls if "ago" in s.lower() or "added" in s.lower()), None
+            )
             location = next((s for s in smalls if s != added_raw), None) or None
         badges = [n.text(deep=True) for n in card.css("strong, .badge")]
         is_new = any(_NEW_BADGE.fullmatch(squash(b)) for b in badges)
@@ -355,9 +332,7 @@ def parse_inbox(
     resolution: timedelta = timedelta(seconds=1),
 ) -> InboxPage:
     """One page of a number's inbox; messages in page order (newest first)."""
-    return _guarded(
-        lambda: _parse_inbox(body, url, fetched_at, status, resolution), url, status
-    )
+    return _guarded(lambda: _parse_inbox(body, url, fetched_at, status, resolution), url, status)
 
 
 def _is_header(cells: list[str]) -> bool:
@@ -388,6 +363,18 @@ def _inbox_table(tree: LexborHTMLParser) -> tuple[LexborNode | None, Generation]
     return None, Generation.NONE
 
 
+def _own_rows(table: LexborNode) -> list[LexborNode]:
+    # Rows of nested tables are left out: they belong to a message cell, and removing an
+    # outer row (below) frees the nested ones with it.
+    rows = []
+    for row in table.css("tr"):
+        section = row.parent
+        owner = section.parent if section is not None and section.tag != "table" else section
+        if owner is not None and owner.mem_id == table.mem_id:
+            rows.append(row)
+    return rows
+
+
 def _h1_number(heading: LexborNode) -> str | None:
     match = _PHONE_IN_TEXT.search(heading.text(deep=True))
     if match is None:
@@ -405,7 +392,7 @@ def _parse_inbox(
     table, generation = _inbox_table(tree)
     messages: list[ParsedMessage] = []
     skipped = blanked = 0
-    for row in table.css("tr") if table is not None else ():
+    for row in _own_rows(table) if table is not None else ():
         tds = row.css("td")
         if (
             row.css_first("th") is not None
@@ -435,17 +422,19 @@ def _parse_inbox(
         if region is None and (match := _REGION.search(info)):
             region = match[1] or None
         if added is None and (match := _ADDED_INFO.search(info)):
-            added = match[1] or None
+            added = squash(_NEW_BADGE.sub(" ", match[1])) or None
     paging = pagination(tree, url, rows=len(messages) + blanked)
 
-    access = _access_kind(tree)
+    access = access_kind(tree)
     if access is not None:
         return InboxPage(kind=access, generation=Generation.NONE, number=number)
     if table is None:
         if status == 404:
             return InboxPage(kind=PageKind.GONE, generation=Generation.NONE)
         raise _unreadable(
-            url, status, "no message table (table.mp-table, table.messagesTable, From/Received/Message)"
+            url,
+            status,
+            "no message table (table.mp-table, table.messagesTable, From/Received/Message)",
         )
     notes: list[str] = []
     if status != 200:

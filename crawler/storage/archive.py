@@ -9,9 +9,10 @@ together, so a crash leaves either the whole walk or none of it (CONTRACT §5).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from crawler.storage.db import Engines
 from crawler.storage.models import Country, CrawlRun, Message, Number
 
-_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+# Both dialects' INSERT ... ON CONFLICT share one API (STACK.md §2.5); typed loosely so
+# one code path serves both.
+_INSERT: dict[str, Callable[[Any], Any]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,9 @@ class InboxState:
     message_count: int
     top_seq: int
     status: str
+    # False when rows are missing below some stored ones (first walk cut by max_pages,
+    # or an inbox the site reset): the stored rows are then not the site's last rows.
+    complete_history: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +134,13 @@ async def upsert_countries(engines: Engines, countries: Iterable[CountryIn], see
     async with engines.writer.begin() as conn:
         await conn.execute(stmt, values)
         result = await conn.execute(select(Country.slug, Country.id).where(Country.slug.in_(list(rows))))
-        return {slug: cid for slug, cid in result.all()}
+        return dict(result.all())
 
 
 async def country_ids(engines: Engines) -> dict[str, int]:
     async with engines.reader.connect() as conn:
         result = await conn.execute(select(Country.slug, Country.id))
-        return {slug: cid for slug, cid in result.all()}
+        return dict(result.all())
 
 
 async def set_country_status(engines: Engines, country_id: int, status: str) -> None:
@@ -210,7 +216,17 @@ async def mark_unlisted_gone(engines: Engines, country_id: int, listed: Iterable
 
 async def inboxes(engines: Engines, country_ids: Sequence[int], *, include_gone: bool = False) -> list[InboxState]:
     stmt = (
-        select(Number, Country.slug)
+        select(
+            Number.id,
+            Number.number,
+            Country.slug,
+            Number.inbox_url,
+            Number.walk_complete,
+            Number.message_count,
+            Number.top_seq,
+            Number.status,
+            Number.history_truncated,
+        )
         .join(Country, Country.id == Number.country_id)
         .where(Number.country_id.in_(list(country_ids)))
         .order_by(Number.id)
@@ -219,20 +235,20 @@ async def inboxes(engines: Engines, country_ids: Sequence[int], *, include_gone:
         stmt = stmt.where(Number.status != "gone")
     async with engines.reader.connect() as conn:
         result = await conn.execute(stmt)
-        return [_state(row[0], row[1]) for row in result.all()]
-
-
-def _state(n: Number, slug: str) -> InboxState:
-    return InboxState(
-        id=n.id,
-        number=n.number,
-        country_slug=slug,
-        inbox_url=n.inbox_url,
-        walk_complete=n.walk_complete,
-        message_count=n.message_count,
-        top_seq=n.top_seq,
-        status=n.status,
-    )
+        return [
+            InboxState(
+                id=r.id,
+                number=r.number,
+                country_slug=r.slug,
+                inbox_url=r.inbox_url,
+                walk_complete=r.walk_complete,
+                message_count=r.message_count,
+                top_seq=r.top_seq,
+                status=r.status,
+                complete_history=not r.history_truncated,
+            )
+            for r in result.all()
+        ]
 
 
 async def newest_rows(engines: Engines, number_id: int, limit: int) -> list[StoredRow]:
@@ -313,7 +329,7 @@ async def store_walk(
         }
         if new_rows:
             changes["last_new_at"] = polled_at
-        if truncated:
+        if truncated or gap:
             changes["history_truncated"] = True
         await conn.execute(update(Number).where(Number.id == inbox.id).values(**changes))
         return len(new_rows)

@@ -1,0 +1,341 @@
+"""Read-only queries over the archive, for the CLI readers, exports and the API.
+
+Everything reads through `Engines.reader` (on SQLite a separate pool that never blocks
+the writer under WAL). Every value is a bound parameter. Counts come from the `messages`
+table itself, not from the crawler's bookkeeping columns, so they are what an export gives.
+
+Case-insensitive search: SQLite's LIKE and lower() fold ASCII only, so on SQLite we
+register a `crawler_casefold()` SQL function (Python's str.casefold) on the connection and
+compare casefolded text; `ÄRZTE` then finds `ärzte` on both backends (PostgreSQL: lower()).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, literal, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from crawler.errors import CountryLookupError, NumberFormatError, NumberLookupError
+from crawler.storage.db import Engines
+from crawler.storage.models import Country, Message, Number
+
+PAGE_SIZE = 10  # the site's (and its API's) inbox page size
+HISTORY_BATCH = 1000
+_CASEFOLD = "crawler_casefold"
+
+
+@dataclass(frozen=True, slots=True)
+class CountrySummary:
+    slug: str
+    name: str
+    calling_code: str | None
+    status: str
+    numbers: int
+    messages: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NumberSummary:
+    id: int  # numbers.id: one inbox (a number recycled by the site gets a second inbox)
+    number: str  # E.164 digits without '+'
+    sms_id: int
+    country: str  # slug
+    location: str | None
+    inbox_url: str
+    status: str
+    messages: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MessageItem:
+    seq: int
+    sender: str
+    body: str
+    received_at: datetime | None
+    received_at_min: datetime | None
+    received_at_max: datetime | None
+    received_text: str
+    first_seen_at: datetime
+    code: str | None
+    service: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    number: NumberSummary
+    items: list[MessageItem]
+    page: int
+    total_pages: int  # at least 1, so "page 1 of 1" holds for an empty inbox
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    number: str
+    country: str
+    message: MessageItem
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One exported message; field order is the export's column order."""
+
+    number: str
+    country: str
+    sender: str
+    received_at: datetime | None
+    received_at_min: datetime | None
+    received_at_max: datetime | None
+    received_text: str
+    body: str
+    first_seen_at: datetime
+    code: str | None
+    service: str | None
+
+
+def _message_count() -> Any:
+    return (
+        select(Message.number_id, func.count().label("n"))
+        .group_by(Message.number_id)
+        .subquery("message_counts")
+    )
+
+
+async def list_countries(engines: Engines) -> list[CountrySummary]:
+    """Every archived country with its number and message counts, by slug."""
+    counts = _message_count()
+    per_number = (
+        select(
+            Number.country_id,
+            func.count(Number.id).label("numbers"),
+            func.coalesce(func.sum(counts.c.n), 0).label("messages"),
+        )
+        .outerjoin(counts, counts.c.number_id == Number.id)
+        .group_by(Number.country_id)
+        .subquery("per_country")
+    )
+    stmt = (
+        select(
+            Country.slug, Country.name, Country.calling_code, Country.status,
+            func.coalesce(per_number.c.numbers, 0), func.coalesce(per_number.c.messages, 0),
+            Country.first_seen_at, Country.last_seen_at,
+        )  # fmt: skip
+        .outerjoin(per_number, per_number.c.country_id == Country.id)
+        .order_by(Country.slug)
+    )
+    async with engines.reader.connect() as conn:
+        rows = (await conn.execute(stmt)).all()
+    return [
+        CountrySummary(
+            slug=r[0], name=r[1], calling_code=r[2], status=r[3], numbers=int(r[4]),
+            messages=int(r[5]), first_seen_at=r[6], last_seen_at=r[7],
+        )  # fmt: skip
+        for r in rows
+    ]
+
+
+def _numbers_select() -> Select[Any]:
+    counts = _message_count()
+    return (
+        select(
+            Number.id,
+            Number.number,
+            Number.sms_id,
+            Country.slug,
+            Number.location,
+            Number.inbox_url,
+            Number.status,
+            func.coalesce(counts.c.n, 0),
+            Number.first_seen_at,
+            Number.last_seen_at,
+        )
+        .join(Country, Country.id == Number.country_id)
+        .outerjoin(counts, counts.c.number_id == Number.id)
+    )
+
+
+def _number(row: Any) -> NumberSummary:
+    return NumberSummary(
+        id=row[0], number=row[1], sms_id=row[2], country=row[3], location=row[4],
+        inbox_url=row[5], status=row[6], messages=int(row[7]),
+        first_seen_at=row[8], last_seen_at=row[9],
+    )  # fmt: skip
+
+
+async def list_numbers(engines: Engines, country: str | None = None) -> list[NumberSummary]:
+    """Every archived inbox (of one country slug if given), by country then number."""
+    stmt = _numbers_select().order_by(Country.slug, Number.number, Number.sms_id)
+    async with engines.reader.connect() as conn:
+        if country is not None:
+            found = await conn.execute(select(Country.id).where(Country.slug == country))
+            if found.first() is None:
+                known = (await conn.execute(select(Country.slug).order_by(Country.slug))).scalars()
+                raise CountryLookupError(country, list(known))
+            stmt = stmt.where(Country.slug == country)
+        return [_number(r) for r in (await conn.execute(stmt)).all()]
+
+
+def parse_number(text: str) -> str:
+    """E.164 digits of a NUMBER argument, or NumberFormatError naming the allowed forms."""
+    from crawler.sites.smstome import normalise_number  # the site module owns the rule
+
+    try:
+        return normalise_number(text)
+    except ValueError:
+        raise NumberFormatError(text) from None
+
+
+async def find_number(engines: Engines, text: str) -> NumberSummary:
+    """The archived inbox of a NUMBER; of several inboxes (recycled number) the latest seen."""
+    digits = parse_number(text)
+    stmt = (
+        _numbers_select()
+        .where(Number.number == digits)
+        .order_by(Number.last_seen_at.desc(), Number.id.desc())
+        .limit(1)
+    )
+    async with engines.reader.connect() as conn:
+        row = (await conn.execute(stmt)).first()
+    if row is None:
+        raise NumberLookupError("+" + digits)
+    return _number(row)
+
+
+_ITEM_COLUMNS = (
+    Message.seq, Message.sender, Message.body, Message.received_at, Message.received_at_min,
+    Message.received_at_max, Message.received_text, Message.first_seen_at, Message.code,
+    Message.service,
+)  # fmt: skip
+
+
+def _item(row: Any) -> MessageItem:
+    return MessageItem(*row[: len(_ITEM_COLUMNS)])
+
+
+async def messages_page(engines: Engines, number: NumberSummary, page: int = 1) -> MessagePage:
+    """Page `page` (1-based) of an inbox, newest first; past the end gives no items."""
+    if page < 1:
+        raise ValueError("page must be >= 1")
+    stmt = (
+        select(*_ITEM_COLUMNS)
+        .where(Message.number_id == number.id)
+        .order_by(Message.seq.desc())
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    )
+    async with engines.reader.connect() as conn:
+        total = int(
+            (
+                await conn.execute(select(func.count()).where(Message.number_id == number.id))
+            ).scalar_one()
+        )
+        items = [_item(r) for r in (await conn.execute(stmt)).all()]
+    total_pages = max(1, math.ceil(total / PAGE_SIZE))
+    return MessagePage(number=number, items=items, page=page, total_pages=total_pages, total=total)
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, with \\, % and _ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _register_casefold(sync_conn: Connection) -> None:
+    raw: Any = sync_conn.connection.dbapi_connection
+    raw.create_function(_CASEFOLD, 1, _casefold, deterministic=True)
+
+
+def _casefold(value: object) -> object:
+    return value.casefold() if isinstance(value, str) else value
+
+
+def _contains(conn: AsyncConnection, column: Any, text: str) -> ColumnElement[bool]:
+    if conn.dialect.name == "sqlite":
+        folded = func.__getattr__(_CASEFOLD)(column)
+        return folded.like(literal(like_pattern(text.casefold())), escape="\\")
+    return func.lower(column).like(func.lower(literal(like_pattern(text))), escape="\\")
+
+
+async def search(
+    engines: Engines,
+    query: str,
+    *,
+    number: str | None = None,
+    sender: str | None = None,
+    limit: int = 50,
+) -> list[SearchHit]:
+    """Messages whose sender or body contains `query` (case-insensitive), newest first.
+
+    `number` limits to that number's inboxes (NumberLookupError when not archived);
+    `sender` keeps messages whose sender contains it (case-insensitive too).
+    """
+    digits = (await find_number(engines, number)).number if number is not None else None
+    async with engines.reader.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            await conn.run_sync(_register_casefold)
+        stmt = (
+            select(*_ITEM_COLUMNS, Number.number, Country.slug)
+            .join(Number, Number.id == Message.number_id)
+            .join(Country, Country.id == Number.country_id)
+            .where(_contains(conn, Message.body, query) | _contains(conn, Message.sender, query))
+            .order_by(Message.received_at.desc().nulls_last(), Message.id.desc())
+            .limit(limit)
+        )
+        if digits is not None:
+            stmt = stmt.where(Number.number == digits)
+        if sender is not None:
+            stmt = stmt.where(_contains(conn, Message.sender, sender))
+        rows: Sequence[Any] = (await conn.execute(stmt)).all()
+    n = len(_ITEM_COLUMNS)
+    return [SearchHit(number=r[n], country=r[n + 1], message=_item(r)) for r in rows]
+
+
+async def iter_history(
+    engines: Engines,
+    number_id: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> AsyncIterator[HistoryRow]:
+    """An inbox's messages oldest first (seq ASC), `since <= received_at <= until`.
+
+    Keyset pagination in batches of HISTORY_BATCH: memory stays constant and no
+    connection or read transaction is held between batches, so an abandoned iterator
+    leaks nothing and a long export never pins an old WAL snapshot. With since/until,
+    messages whose time is unknown (NULL) are left out: they cannot be placed.
+    """
+    stmt = (
+        select(
+            Message.seq, Number.number, Country.slug, Message.sender, Message.received_at,
+            Message.received_at_min, Message.received_at_max, Message.received_text,
+            Message.body, Message.first_seen_at, Message.code, Message.service,
+        )  # fmt: skip
+        .join(Number, Number.id == Message.number_id)
+        .join(Country, Country.id == Number.country_id)
+        .where(Message.number_id == number_id)
+        .order_by(Message.seq)
+        .limit(HISTORY_BATCH)
+    )
+    if since is not None:
+        stmt = stmt.where(Message.received_at >= since)
+    if until is not None:
+        stmt = stmt.where(Message.received_at <= until)
+    last_seq: int | None = None
+    while True:
+        batch_stmt = stmt if last_seq is None else stmt.where(Message.seq > last_seq)
+        async with engines.reader.connect() as conn:
+            rows: Sequence[Any] = (await conn.execute(batch_stmt)).all()
+        for row in rows:
+            yield HistoryRow(*row[1:])
+        if len(rows) < HISTORY_BATCH:
+            return
+        last_seq = rows[-1][0]
