@@ -63,6 +63,7 @@ class ScheduleConfig:
     numbers_every_minutes: float = 30.0
     inbox_min_minutes: float = 2.0
     inbox_max_minutes: float = 240.0
+    retire_after_days: float = 14.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,6 +182,12 @@ def _check_ranges(cfg: Config) -> None:
     for key in ("countries_every_minutes", "numbers_every_minutes", "inbox_min_minutes", "inbox_max_minutes"):
         value = getattr(s, key)
         need(0 < value <= 525_600, f"schedule.{key}", value, "minutes above 0 (fractions allowed), at most a year")
+    need(
+        0 < s.retire_after_days <= 3650,
+        "schedule.retire_after_days",
+        s.retire_after_days,
+        "days above 0 (fractions allowed), at most 3650",
+    )
     need(
         s.inbox_min_minutes <= s.inbox_max_minutes,
         "schedule.inbox_min_minutes",

@@ -113,12 +113,11 @@ async def _walk_listing(
         await archive.mark_unlisted_gone(engines, country_id, listed)
 
 
-async def _enumerate(
-    engines: Engines, fetcher: Fetcher, config: Config, report: CrawlReport, only: Sequence[str]
-) -> list[int]:
-    """Home page -> countries -> every listing. Returns the ids of countries to walk."""
-    base = config.site.base_url
-    url = home_url(base)
+async def read_countries(
+    engines: Engines, fetcher: Fetcher, config: Config, report: CrawlReport, only: Sequence[str] = ()
+) -> list[tuple[str, int]]:
+    """The home page -> countries stored; returns (slug, id) of the countries to walk."""
+    url = home_url(config.site.base_url)
     resp = await fetcher.get(url)
     home = parse_home(resp.body, url, status=resp.status)
     if home.kind in (PageKind.GATED, PageKind.CHALLENGED, PageKind.GONE):
@@ -127,17 +126,32 @@ async def _enumerate(
     report.ok_listing_pages += 1
     countries = [CountryIn(c.slug, c.name, c.calling_code, c.url, c.flag_url) for c in home.countries]
     ids = await archive.upsert_countries(engines, countries, datetime.now(UTC))
-    wanted = list(only) or [c.slug for c in countries]
-    missing = [s for s in wanted if s not in ids]
-    for slug in missing:
-        report.errors.append(f"country {slug!r} is not on the site's home page")
+    wanted = list(only or config.site.countries) or [c.slug for c in countries]
+    for slug in wanted:
+        if slug not in ids:
+            report.errors.append(f"country {slug!r} is not on the site's home page")
     chosen = [(s, ids[s]) for s in wanted if s in ids]
     report.countries = len(chosen)
+    return chosen
+
+
+async def read_listings(
+    engines: Engines, fetcher: Fetcher, config: Config, report: CrawlReport, chosen: Sequence[tuple[str, int]]
+) -> None:
+    """Every page of every chosen country listing; one country's failure spares the others."""
     for slug, cid in chosen:
         try:
-            await _walk_listing(engines, fetcher, report, slug, cid, base)
+            await _walk_listing(engines, fetcher, report, slug, cid, config.site.base_url)
         except (FetchError, LayoutError) as exc:
             report.errors.append(str(exc))
+
+
+async def _enumerate(
+    engines: Engines, fetcher: Fetcher, config: Config, report: CrawlReport, only: Sequence[str]
+) -> list[int]:
+    """Home page -> countries -> every listing. Returns the ids of countries to walk."""
+    chosen = await read_countries(engines, fetcher, config, report, only)
+    await read_listings(engines, fetcher, config, report, chosen)
     return [cid for _, cid in chosen]
 
 
@@ -189,7 +203,7 @@ async def crawl_pass(
             walker = InboxWalker(engines, fetcher, max_pages=config.crawl.max_pages)
             report.walk = walker.stats
             try:
-                ids = await _enumerate(engines, fetcher, config, report, countries or config.site.countries)
+                ids = await _enumerate(engines, fetcher, config, report, countries)
             except (FetchError, LayoutError) as exc:
                 report.errors.append(str(exc))
                 ids = []

@@ -48,9 +48,10 @@ _NOT_CODE_WORDS = frozenset(
     "geocode".split()
 )
 _NOT_CODE_BEFORE = re.compile(
-    r"(?:promo|coupon|discount|voucher|referral|invite|invitation|gift|zip|postal|post|"
+    r"(?<![^\W\d_])(?:promo|coupon|discount|voucher|referral|invite|invitation|gift|zip|post|"
+    r"reference|ref|tracking|booking|order|pickup|door|"
     r"area|country|dial|swift|sort|source|qr|promocional|descuento|cupom|cupón|rabatt|"
-    r"gutschein|промо|купон|скидк)[^\W\d_]*[\s-]*$",
+    r"gutschein|промо|купон|скидк)[^\W\d_]*[\s-]*\Z",
     re.IGNORECASE,
 )
 # Words meaning "the number after me is not a code". Only vetoes when it is closer to
@@ -69,7 +70,10 @@ _NEGATIVE = re.compile(
 )
 # Digit runs joined by single spaces/hyphens; the shape decides later whether it is a code.
 _DIGIT_RUN = re.compile(r"(?<![A-Za-z0-9])\d+(?:[ -]\d+)*(?![A-Za-z0-9])")
-_ALNUM = re.compile(r"(?<![A-Za-z0-9])(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*\d)[A-Z0-9]{4,10}(?![A-Za-z0-9])")
+_ALNUM = re.compile(
+    r"(?<![A-Za-z0-9])(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*\d)[A-Z0-9]{4,10}(?![A-Za-z0-9])"
+)
+_LETTER_RUN = re.compile(r"[A-Z]{4}")
 _SPACED_SINGLE = re.compile(r"\d(?: \d){3,7}")
 _PAIR = re.compile(r"(\d{3,4})[ -](\d{3,4})|(\d{2,4})-(\d{2,4})")
 _NON_ASCII_DIGIT = re.compile(r"(?![0-9])\d")
@@ -93,6 +97,9 @@ _BAD_AFTER = re.compile(
 )
 _URL_TOKEN = re.compile(r"://|www\.|[a-z0-9-]\.[a-z]{2,}/", re.IGNORECASE)
 _GOOGLE_PREFIX = re.compile(r"(?<![A-Za-z0-9])G-(?=\d{4,8}(?!\d))")
+# "... is 1234": a copula or colon right before the number ties it to the keyword.
+_COPULA_END = re.compile(r"(?:\b(?:is|es|é|est|ist|lautet|adalah|là|era)|[:：为為はคือ]|هو)\s*\Z")
+_HAS_DIGIT = re.compile(r"\d")  # a negative word labels only the first number after it
 _YEAR = re.compile(r"(?:19|20)\d\d")
 _SENTENCE_BREAK = re.compile(r"[.!?。！？\n]\s")
 # What may stand between a keyword and an alphanumeric code for it to count as labelled.
@@ -102,6 +109,7 @@ _LABEL_GAP = re.compile(
 )
 
 _MAX_GAP = 60  # chars between keyword and code; real OTP texts keep them within a clause
+_MAX_SPAN = 160  # longest keyword-to-number stretch looked at ("OTP for <txn details> is")
 _RIGHT_COST = 8  # "1234 is your code" is fine, but "Code: 1234" style is stronger
 _BREAK_COST = 20  # a sentence boundary between keyword and number weakens the link
 _YEAR_COST = 25  # "2026" next to "code" is more often a date than a code
@@ -143,21 +151,17 @@ def _keywords(text: str) -> tuple[list[int], list[int]]:
 
 
 def _in_url(text: str, s: int, e: int) -> bool:
-    left = max(text.rfind(" ", 0, s), text.rfind("\n", 0, s)) + 1
-    right = len(text) if (r := _next_space(text, e)) < 0 else r
+    lo, hi = max(0, s - 80), min(len(text), e + 80)  # bounded: junk input has no spaces
+    left = max(text.rfind(" ", lo, s), text.rfind("\n", lo, s), lo - 1) + 1
+    right = min(i if (i := text.find(c, e, hi)) >= 0 else hi for c in " \n")
     return _URL_TOKEN.search(text, left, right) is not None
-
-
-def _next_space(text: str, e: int) -> int:
-    found = [i for i in (text.find(" ", e), text.find("\n", e)) if i >= 0]
-    return min(found) if found else -1
 
 
 def _vetoed(text: str, s: int, e: int, value: str, sender_digits: str) -> bool:
     """Context that makes a code-shaped number something else (price, date, phone, URL)."""
     return (
         value == sender_digits  # "Reply STOP to 12345" where 12345 is the sender
-        or _BAD_BEFORE.search(text, max(0, s - 6), s) is not None
+        or _BAD_BEFORE.search(text[max(0, s - 6) : s]) is not None
         or _BAD_AFTER.match(text, e, e + 14) is not None
         or _in_url(text, s, e)
     )
@@ -172,7 +176,10 @@ def extract_code(body: str, sender: str = "") -> str | None:
 
 
 def _link_cost(gap: str, extra: int) -> int:
-    return len(gap) + extra + (_BREAK_COST if _SENTENCE_BREAK.search(gap) else 0)
+    length = len(gap)
+    if not extra and _COPULA_END.search(gap):
+        length = min(length, 30)  # "OTP for <long txn details> is 123456"
+    return length + extra + (_BREAK_COST if _SENTENCE_BREAK.search(gap) else 0)
 
 
 def _extract(body: str, sender: str) -> str | None:
@@ -188,7 +195,12 @@ def _extract(body: str, sender: str) -> str | None:
         value = _shape(m.group())
         if value is not None:
             cands.append((m.start(), m.end(), value, False))
-    cands += [(m.start(), m.end(), m.group(), True) for m in _ALNUM.finditer(text)]
+    # Random alphanumeric codes rarely hold 4+ letters in a row; WELCOME10, SAVE20 do.
+    cands += [
+        (m.start(), m.end(), m.group(), True)
+        for m in _ALNUM.finditer(text)
+        if not _LETTER_RUN.search(m.group())
+    ]
     best: tuple[int, int, str] | None = None
     for s, e, value, alnum in cands:
         if _vetoed(text, s, e, value, sender_digits):
@@ -197,14 +209,16 @@ def _extract(body: str, sender: str) -> str | None:
         left_kw = kw_ends[i] if i >= 0 else -1
         n = bisect_right(neg_ends, s) - 1
         if n >= 0 and neg_ends[n] > left_kw and s - neg_ends[n] <= 25:
-            continue  # "code for order 1234": the negative word is the nearer label
+            if not _HAS_DIGIT.search(text, neg_ends[n], s):
+                continue  # "code for order 1234": the negative word is the nearer label
         score = -50 if s in google else 10**6
-        if left_kw >= 0:
+        if 0 <= left_kw and s - left_kw <= _MAX_SPAN:
             gap = text[left_kw:s]
             if not alnum or _LABEL_GAP.fullmatch(gap):
                 score = min(score, _link_cost(gap, 0))
         j = bisect_left(kw_starts, e)
-        if j < len(kw_starts) and not alnum:  # letters+digits need a label on the left
+        if j < len(kw_starts) and kw_starts[j] - e <= _MAX_SPAN and not alnum:
+            # letters+digits need a label on the left; digits may have it on the right
             score = min(score, _link_cost(text[e : kw_starts[j]], _RIGHT_COST))
         if _YEAR.fullmatch(value):
             score += _YEAR_COST
@@ -215,81 +229,71 @@ def _extract(body: str, sender: str) -> str | None:
     return best[2] if best else None
 
 
-# Service names. Lower-case aliases match case-insensitively; Capitalised ones are common
-# words too ("apple", "steam", "bolt", "signal", "line") so they match only as written
-# (or in capitals), never inside a longer word ("applet", "Gruberstrasse").
+# Services as "Canonical=alias,alias; ...". Lower-case aliases match in any case;
+# Capitalised ones are also common words ("apple", "steam", "bolt", "signal", "line") so
+# they match only as written or in capitals. Never inside a longer word ("applet",
+# "Gruberstrasse"). Sender IDs are looked up with the same aliases; "@x" is sender-only.
+_SERVICE_TABLE = """
+Google=google,gmail,谷歌; WhatsApp=whatsapp,whats app,واتساب; Telegram=telegram
+Facebook=facebook,fb; Instagram=instagram
+Microsoft=microsoft,msft,outlook,hotmail,xbox,skype; Apple=Apple,icloud; Amazon=Amazon
+Uber=Uber; Tinder=tinder; TikTok=tiktok,tik tok; Twitter=twitter; Discord=Discord
+PayPal=paypal; Signal=Signal; Viber=viber; WeChat=wechat,weixin,微信; LINE=LINE
+Snapchat=snapchat; Yahoo=yahoo; Netflix=netflix; Airbnb=airbnb; Bolt=Bolt; Steam=Steam
+OpenAI=openai,chatgpt; Binance=binance; Coinbase=coinbase; Yandex=yandex,яндекс
+VK=vkontakte,вконтакте,VK; KakaoTalk=kakaotalk,kakao,카카오; Naver=naver,네이버
+Alipay=alipay,支付宝; Taobao=taobao,淘宝; Douyin=douyin,抖音; Tencent=tencent,腾讯,騰訊
+JD.com=jd.com,京东; Grab=Grab; Gojek=gojek; Shopee=shopee; Lazada=lazada
+Tokopedia=tokopedia; DANA=DANA; Zalo=zalo; Vietcombank=vietcombank; Lyft=lyft
+LinkedIn=linkedin; Bumble=bumble; Zoom=Zoom; Truecaller=truecaller; Revolut=revolut
+Monzo=monzo; Nubank=nubank; Itaú=itaú,itau; BBVA=bbva; Santander=santander
+Barclays=barclays; Chase=@chase,jpmorgan chase; Bank of America=bofa,bank of america
+Sberbank=sberbank,сбербанк,сбер; Monobank=monobank; HDFC Bank=hdfc,@hdfcbk
+ICICI Bank=icici,@icicib; SBI=SBI,@sbiotp,@sbiinb; Paytm=paytm; Swiggy=swiggy
+ICBC=icbc,工商银行; China Merchants Bank=招商银行; KBank=kbank,kasikornbank
+Coupang=coupang,쿠팡; Snapp=snapp,اسنپ; Careem=careem; Ozon=ozon; Avito=avito,авито
+MTS=MTS; Rappi=rappi; iFood=ifood; Doctolib=doctolib
+Poste Italiane=posteid,poste italiane; Deutsche Bahn=deutsche bahn,db navigator
+Allegro=Allegro; bol.com=bol.com; Getir=Getir; Trendyol=trendyol; Dropbox=dropbox
+DHL=dhl; UPS=UPS; FedEx=fedex; Deliveroo=deliveroo; easyJet=easyjet; Vodafone=vodafone
+Sky=@sky,sky.com; Telekom=telekom; Spotify=spotify; Fitbit=fitbit; NHS=NHS; Lyca=lycamobile
+Roblox=roblox; Twitch=twitch; Reddit=reddit; eBay=ebay; Anthropic=anthropic
+"""
 _SERVICES: dict[str, tuple[str, ...]] = {
-    "Google": ("google", "gmail", "谷歌"),
-    "WhatsApp": ("whatsapp", "whats app"),
-    "Telegram": ("telegram",),
-    "Facebook": ("facebook", "fb"),
-    "Instagram": ("instagram",),
-    "Microsoft": ("microsoft", "msft", "outlook", "hotmail", "xbox", "skype"),
-    "Apple": ("Apple", "icloud"),
-    "Amazon": ("Amazon", "amzn"),
-    "Uber": ("Uber",),
-    "Tinder": ("tinder",),
-    "TikTok": ("tiktok", "tik tok"),
-    "Twitter": ("twitter",),
-    "Discord": ("Discord",),
-    "PayPal": ("paypal",),
-    "Signal": ("Signal",),
-    "Viber": ("viber",),
-    "WeChat": ("wechat", "weixin", "微信"),
-    "LINE": ("LINE",),
-    "Snapchat": ("snapchat",),
-    "Yahoo": ("yahoo",),
-    "Netflix": ("netflix",),
-    "Airbnb": ("airbnb",),
-    "Bolt": ("Bolt",),
-    "Steam": ("Steam",),
-    "OpenAI": ("openai", "chatgpt"),
-    "Binance": ("binance",),
-    "Coinbase": ("coinbase",),
-    "Yandex": ("yandex", "яндекс"),
-    "VK": ("vkontakte", "вконтакте", "VK"),
-    "KakaoTalk": ("kakaotalk", "kakao", "카카오"),
-    "Naver": ("naver", "네이버"),
-    "Alipay": ("alipay", "支付宝"),
-    "Taobao": ("taobao", "淘宝"),
-    "Douyin": ("douyin", "抖音"),
-    "Grab": ("Grab",),
-    "Gojek": ("gojek",),
-    "Shopee": ("shopee",),
-    "Lyft": ("lyft",),
-    "LinkedIn": ("linkedin",),
-    "Zalo": ("zalo",),
-    "Bumble": ("bumble",),
-    "Truecaller": ("truecaller",),
-    "Revolut": ("revolut",),
-    "eBay": ("ebay",),
-    "Careem": ("careem",),
-    "Roblox": ("roblox",),
-    "Twitch": ("twitch",),
-    "Reddit": ("reddit",),
-    "Zoom": ("Zoom",),
-    "Claude": ("anthropic",),
+    name.strip(): tuple(aliases.split(","))
+    for line in _SERVICE_TABLE.strip().splitlines()
+    for name, aliases in (entry.split("=") for entry in line.split("; "))
 }
 _ALIAS: dict[str, str] = {}
 for _name, _aliases in _SERVICES.items():
     for _a in _aliases:
-        _ALIAS[_a.lower().replace(" ", "")] = _name
+        _ALIAS[_a.lower().replace(" ", "").lstrip("@")] = _name
 
 
 def _alias_regex(aliases: list[str], flags: int) -> re.Pattern[str]:
-    latin = sorted((a for a in aliases if a.isascii()), key=len, reverse=True)
-    other = sorted((a for a in aliases if not a.isascii()), key=len, reverse=True)
-    parts = [r"(?<![^\W_])(?:" + "|".join(map(re.escape, latin)) + r")(?![^\W_])"]
-    if other:  # CJK/Cyrillic names: scripts without spaces get no word boundary
-        parts.append("|".join(map(re.escape, other)))
+    # Alphabetic scripts with spaces (Latin, Greek, Cyrillic) get word boundaries; CJK,
+    # Hangul, Thai and Arabic glue names to particles and prefixes, so they match bare.
+    spaced = sorted((a for a in aliases if max(map(ord, a)) < 0x590), key=len, reverse=True)
+    glued = sorted((a for a in aliases if max(map(ord, a)) >= 0x590), key=len, reverse=True)
+    parts = [r"(?<![^\W_])(?:" + "|".join(map(re.escape, spaced)) + r")(?![^\W_])"]
+    if glued:
+        parts.append("|".join(map(re.escape, glued)))
     return re.compile("|".join(parts), flags)
 
 
-_ALL = [a for aliases in _SERVICES.values() for a in aliases]
+_ALL = [a for aliases in _SERVICES.values() for a in aliases if not a.startswith("@")]
 _ANY_CASE = _alias_regex([a for a in _ALL if a.islower() or not a.isascii()], re.IGNORECASE)
-_EXACT = _alias_regex([v for a in _ALL if a.isascii() and not a.islower() for v in (a, a.upper())], 0)
+_EXACT = _alias_regex(
+    [v for a in _ALL if a.isascii() and not a.islower() for v in (a, a.upper())], 0
+)
 # Brand prefixes that are labels in themselves: "G-123456", "FB-12345".
 _PREFIX_BRAND = re.compile(r"(?<![A-Za-z0-9])(G|FB)-\d{4,8}(?!\d)")
+# A capitalised brand that opens a sentence and runs on in lower case is a plain word
+# ("Grab a coffee?", "Signal is weak"), unless what follows is about codes or accounts.
+_SENTENCE_START = re.compile(r"(?:\A|[.!?\n])[\s\"'(]*\Z")
+_COMMON_WORD_USE = re.compile(
+    r"(?!\s(?:code|verification|security|account|login|pin|otp)\b)\s[a-z]"
+)
 _DLT_HEADER = re.compile(r"^[A-Z]{2}-(?=[A-Z]{4,})")  # Indian "AD-GOOGLE", "VM-AMAZON"
 _MASK = re.compile(r"^([a-z0-9]{4,}?)x{2,}$")  # inboxes mask senders: "FACEBXXX"
 
@@ -317,12 +321,21 @@ def _from_sender(sender: str) -> str | None:
     return _from_body(raw)
 
 
+def _plain_word(text: str, hit: re.Match[str]) -> bool:
+    return (
+        hit.group().istitle()
+        and _SENTENCE_START.search(text[max(0, hit.start() - 6) : hit.start()]) is not None
+        and _COMMON_WORD_USE.match(text, hit.end()) is not None
+    )
+
+
 def _from_body(body: str) -> str | None:
     text = _normalise(body[:20_000])
     m = _PREFIX_BRAND.search(text)
     if m:
         return "Google" if m.group(1) == "G" else "Facebook"
-    hits = [h for h in (_ANY_CASE.search(text), _EXACT.search(text)) if h is not None]
+    exact_hit = next((h for h in _EXACT.finditer(text) if not _plain_word(text, h)), None)
+    hits = [h for h in (_ANY_CASE.search(text), exact_hit) if h is not None]
     if not hits:
         return None
     first = min(hits, key=lambda h: h.start())

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from types import TracebackType
 from urllib.parse import urlsplit
 
@@ -102,16 +103,23 @@ def site_time(headers: Mapping[str, str] | None) -> datetime | None:
     date = headers.get("Date")
     if not date:
         return None
-    try:
-        when = email.utils.parsedate_to_datetime(date)
-    except (TypeError, ValueError):
+    when = _http_date(date)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     age = headers.get("Age")
     if age and str(age).strip().isdigit():
         when -= timedelta(seconds=int(str(age).strip()))
     return when.astimezone(UTC)
+
+
+@lru_cache(maxsize=64)
+def _http_date(value: str) -> datetime | None:
+    """An HTTP date as an aware datetime; cached, as every response of one second shares it."""
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
 def load_cookies(path: str) -> list[tuple[str, str, str, str]]:

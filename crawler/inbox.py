@@ -18,6 +18,7 @@ page p+1 push k rows of page p onto the top of page p+1. The walker therefore
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 from collections.abc import Sequence
@@ -39,6 +40,23 @@ SITE_CLOCK_RESOLUTION = timedelta(seconds=1)  # the Date header has whole second
 CHALLENGE_RETRIES = 2  # a challenge is retried after a pause, then reported, never looped on
 CHALLENGE_PAUSE = 2.0
 CONSISTENCY_ROUNDS = 3  # refetches of page p to prove a boundary overlap is not a shift
+
+
+@dataclass
+class WalkTrace:
+    """What the walk running in the current task did: several walks share one walker (one
+    per worker task), and the daemon needs each poll's own request count and the site's
+    clock at that poll (arrival rates are measured on the site's clock, not ours)."""
+
+    pages: int = 0
+    site_time: datetime | None = None
+
+
+_trace: contextvars.ContextVar[WalkTrace] = contextvars.ContextVar("walk_trace")
+
+
+def current_walk() -> WalkTrace:
+    return _trace.get(None) or WalkTrace()
 
 
 class PageUnavailable(Exception):
@@ -101,6 +119,10 @@ class InboxWalker:
         for attempt in range(CHALLENGE_RETRIES + 1):
             resp: Response = await self.fetcher.get(target)
             self.stats.pages += 1
+            trace = _trace.get(None)
+            if trace is not None:
+                trace.pages += 1
+                trace.site_time = resp.fetched_at
             parsed = parse_inbox(resp.body, target, resp.fetched_at, status=resp.status, resolution=SITE_CLOCK_RESOLUTION)
             if parsed.kind is PageKind.CHALLENGED and attempt < CHALLENGE_RETRIES:
                 self.stats.challenged += 1
@@ -150,6 +172,7 @@ class InboxWalker:
     async def walk(self, inbox: InboxState) -> int:
         """Walk one inbox and store what is new; returns the number of new rows (-1: stale)."""
         self.stats.inboxes += 1
+        _trace.set(WalkTrace())
         stored_total = inbox.message_count if inbox.walk_complete else 0
         stored: list[StoredRow] = []
         if stored_total:

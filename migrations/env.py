@@ -30,12 +30,26 @@ def _url() -> str:
     return load_config().database.url
 
 
+# Search indexes made with raw DDL in 0002 (FTS5 table and its shadow tables on SQLite,
+# pg_trgm expression indexes on PostgreSQL): not in the models, so autogenerate and
+# `alembic check` must not propose dropping them.
+_RAW_DDL_PREFIXES = ("messages_fts",)
+_RAW_DDL_INDEXES = frozenset({"ix_messages_body_trgm", "ix_messages_sender_trgm"})
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    if type_ == "table" and name and name.startswith(_RAW_DDL_PREFIXES):
+        return False
+    return not (type_ == "index" and name in _RAW_DDL_INDEXES)
+
+
 def do_run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -49,10 +49,20 @@ def assert_archive_equals_truth(db_path: Path, truth: dict[str, Any]) -> int:
             continue
         want = entry["messages"]
         have = got.get(entry["number"], [])
-        assert [(s, b) for s, b, _, _ in have] == [(m["sender"], m["body"]) for m in want], entry["number"]
+        got_rows = [(s, b) for s, b, _, _ in have]
+        want_rows = [(m["sender"], m["body"]) for m in want]
+        assert got_rows == want_rows, _first_difference(entry["number"], got_rows, want_rows)
         for (_, _, lo, hi), m in zip(have, want, strict=True):
             true = datetime.fromisoformat(m["received_at"])
             assert lo is not None and hi is not None, m
             assert datetime.fromisoformat(lo) <= true <= datetime.fromisoformat(hi), (m, lo, hi)
         checked += len(want)
     return checked
+
+
+def _first_difference(number: str, got: list[tuple[str, str]], want: list[tuple[str, str]]) -> str:
+    i = next((k for k, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), min(len(got), len(want)))
+    return (
+        f"inbox {number}: archived {len(got)} rows, site has {len(want)}; first difference at row {i} "
+        f"(newest first): archived {got[i:i + 3]!r}, site {want[i:i + 3]!r}"
+    )

@@ -114,25 +114,38 @@ def cli(
 
 
 def _register() -> None:
-    # Commands live in small modules next to what they drive; importing them here keeps
-    # `crawler -h` complete. A module that is not written yet is simply absent.
-    import importlib
+    # Commands live in small modules next to what they drive; they import `cli` helpers
+    # from here, so they are attached after the group exists.
+    from crawler.cli.archive import crawl_command, demo_command, migrate_command
+    from crawler.cli.read import (
+        countries_command,
+        export_command,
+        messages_command,
+        numbers_command,
+        search_command,
+    )
+    from crawler.cli.run import run_command, stats_command
+    from crawler.cli.serve import serve_command
+    from crawler.cli.wait import wait_command
+    from crawler.sim.command import sim_command
 
-    for module, names in (
-        ("crawler.cli.archive", ("migrate_command", "crawl_command", "demo_command")),
-        ("crawler.cli.read", ("countries_command", "numbers_command", "messages_command", "search_command", "export_command")),
-        ("crawler.sim.command", ("sim_command",)),
+    for command in (
+        migrate_command,
+        crawl_command,
+        demo_command,
+        run_command,
+        stats_command,
+        countries_command,
+        numbers_command,
+        messages_command,
+        search_command,
+        export_command,
+        serve_command,
+        wait_command,
+        sim_command,
     ):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if not (exc.name and module.startswith(exc.name)):
-                raise
-            continue
-        for name in names:
-            command = getattr(mod, name, None)
-            if command is not None:
-                cli.add_command(command)
+        cli.add_command(command)
+    from crawler.cli.bench import bench_command; cli.add_command(bench_command)  # noqa: E702, I001
 
 
 _register()

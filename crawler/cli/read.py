@@ -172,29 +172,6 @@ def messages_command(app: AppContext, number: str, page: int, as_json: bool) -> 
             click.echo(f"    {line}")
 
 
-@click.command("search")
-@click.argument("query")
-@click.option("--number", metavar="NUMBER", help="Only this number's messages.")
-@click.option("--sender", metavar="S", help="Only senders containing S (case-insensitive).")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many results.")
-@json_option
-@pass_app
-def search_command(app: AppContext, query: str, number: str | None, sender: str | None, limit: int, as_json: bool) -> None:
-    """Search senders and message bodies across the archive (case-insensitive), newest first.
-
-    Example: crawler search "verification code" --sender google --limit 20
-    """
-    hits = with_archive(app, lambda e: q.search(e, query, number=number, sender=sender, limit=limit))
-    if as_json:
-        echo_json([{"number": h.number, "country": h.country, **_jsonable(h.message)} for h in hits])
-        return
-    if not hits:
-        click.echo("no archived message matches")
-        return
-    data = [(_when(h.message), "+" + h.number, h.message.sender, h.message.code or "", h.message.body) for h in hits]
-    click.echo(table(("received_at", "number", "from", "code", "message"), data))
-
-
 if TYPE_CHECKING:
     _TimeBase = click.ParamType[datetime]
 else:  # click < 8.5 has no generic ParamType at runtime
@@ -223,6 +200,39 @@ class TimeType(_TimeBase):
         if self.end_of_day and _DATE_ONLY.fullmatch(text):
             parsed += timedelta(days=1, microseconds=-1)  # --until 2026-11-01 includes that day
         return parsed.astimezone(UTC)
+
+
+@click.command("search")
+@click.argument("query")
+@click.option("--number", metavar="NUMBER", help="Only this number's messages.")
+@click.option("--sender", metavar="S", help="Only senders containing S (case-insensitive).")
+@click.option("--service", metavar="NAME", help="Only messages from this service (e.g. Google; case-insensitive).")
+@click.option("--has-code", is_flag=True, help="Only messages that carry a one-time code.")
+@click.option("--since", type=TimeType(), metavar="T", help="Only messages received at or after T (ISO date/time, UTC if no zone).")
+@click.option("--until", type=TimeType(end_of_day=True), metavar="T", help="Only messages received at or before T (a bare date includes that day).")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many results.")
+@json_option
+@pass_app
+def search_command(app: AppContext, query: str, number: str | None, sender: str | None, service: str | None, has_code: bool, since: datetime | None, until: datetime | None, limit: int, as_json: bool) -> None:
+    """Search senders and message bodies across the archive (case-insensitive), newest first.
+
+    Uses the full-text index (SQLite FTS5 trigram / PostgreSQL pg_trgm) for queries of 3+
+    characters, so it stays fast on millions of messages.
+
+    Example: crawler search "verification code" --sender google --has-code --since 2026-11-01
+    """
+    hits = with_archive(app, lambda e: q.search(
+        e, query, number=number, sender=sender, service=service, has_code=True if has_code else None,
+        since=since, until=until, limit=limit,
+    ))  # fmt: skip
+    if as_json:
+        echo_json([{"number": h.number, "country": h.country, **_jsonable(h.message)} for h in hits])
+        return
+    if not hits:
+        click.echo("no archived message matches")
+        return
+    data = [(_when(h.message), "+" + h.number, h.message.sender, h.message.code or "", h.message.body) for h in hits]
+    click.echo(table(("received_at", "number", "from", "code", "message"), data))
 
 
 def _open_tmp(path: Path) -> IO[bytes]:

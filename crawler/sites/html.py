@@ -39,6 +39,9 @@ def cell_text(node: LexborNode) -> str:
     is rejoined exactly. Inside a run of text nothing is touched: bidi, zero-width and
     repeated spaces survive, because the archive keeps a message as the site showed it.
     """
+    only = node.child
+    if only is not None and only.next is None and only.is_text_node and node.tag not in _INVISIBLE_PARENTS:
+        return (only.text_content or "").strip()  # the common cell: one run of text
     segments: list[str] = []
     current: list[str] = []
     last_parent = -1
@@ -100,7 +103,11 @@ def absolute_url(href: str | None, page_url: str) -> str | None:
     if not href or href.startswith("#"):
         return None
     try:
-        parts = urlsplit(urljoin(page_url, href))
+        parts = urlsplit(href)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            # Relative (or odd): resolve. An absolute http(s) URL with a host resolves to
+            # itself, so the common case skips urljoin's second parse.
+            parts = urlsplit(urljoin(page_url, href))
         if parts.scheme not in ("http", "https") or not parts.netloc:
             return None
         scheme, netloc = parts.scheme, parts.netloc
@@ -117,13 +124,20 @@ def absolute_url(href: str | None, page_url: str) -> str | None:
 
 def page_param(url: str) -> int | None:
     """The `page` query parameter as a positive int, None when absent or unusable."""
+    if "page=" not in url and "%" not in url:
+        return None  # no `page` parameter can be in there (the common page-1 URL)
     try:
-        values = parse_qs(urlsplit(url).query).get("page")
+        query = urlsplit(url).query
     except ValueError:
         return None
-    if not values:
+    if "%" in query or "+" in query:
+        values = parse_qs(query).get("page")
+        value = values[0] if values else None
+    else:  # nothing to unquote: parse_qs's first non-blank `page` value, without its cost
+        value = next((v for n, sep, v in (p.partition("=") for p in query.split("&")) if sep and v and n == "page"), None)
+    if not value:
         return None
-    value = values[0].strip()
+    value = value.strip()
     if not (value.isascii() and value.isdigit()) or int(value) < 1:
         return None
     return int(value)

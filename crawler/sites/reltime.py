@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from crawler.sites.base import Interval
 
+_ZERO = timedelta(0)
 _SECOND = timedelta(seconds=1)
 _MINUTE = timedelta(minutes=1)
 _HOUR = timedelta(hours=1)
@@ -69,29 +71,40 @@ def parse_relative(text: str, fetched_at: datetime, *, resolution: timedelta = _
         return Interval(None, None)
 
 
-def _parse(text: str, fetched_at: datetime, resolution: timedelta) -> Interval:
+@lru_cache(maxsize=4096)
+def _offsets(text: str) -> tuple[timedelta, timedelta] | None:
+    """(earliest, latest) of `text` relative to (fetched_at, fetched_at + resolution).
+
+    Pure in `text` and cached: a crawl sees the same few hundred phrases millions of times.
+    """
     phrase = _normalise(text)
     if not phrase:
-        return Interval(None, None)
-    now = fetched_at.replace(tzinfo=UTC) if fetched_at.tzinfo is None else fetched_at
-    now = now.astimezone(UTC)
-    latest = now + resolution
+        return None
     if phrase in _JUST_NOW:
-        return Interval(now - _MINUTE, latest)
+        return -_MINUTE, _ZERO
     if phrase == "yesterday":
-        return Interval(now - 2 * _DAY, latest)
+        return -2 * _DAY, _ZERO
     match = _AGO.fullmatch(phrase)
     if match is None:
-        return Interval(None, None)
+        return None
     count = 1 if match["word"] in _WORD_ONE else int(match["n"])
     unit = match["unit"]
     if unit in _FIXED:
         step = _FIXED[unit]
-        return Interval(now - (count + 1) * step, latest - count * step)
+        return -(count + 1) * step, -count * step
     if unit in _CALENDAR:
         least, most = _CALENDAR[unit]
-        return Interval(now - (count + 1) * most * _DAY, latest - count * least * _DAY)
-    return Interval(None, None)
+        return -(count + 1) * most * _DAY, -count * least * _DAY
+    return None
+
+
+def _parse(text: str, fetched_at: datetime, resolution: timedelta) -> Interval:
+    offsets = _offsets(text)
+    if offsets is None:
+        return Interval(None, None)
+    now = fetched_at.replace(tzinfo=UTC) if fetched_at.tzinfo is None else fetched_at
+    now = now.astimezone(UTC)
+    return Interval(now + offsets[0], now + resolution + offsets[1])
 
 
 def _normalise(text: str) -> str:

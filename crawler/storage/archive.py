@@ -12,12 +12,14 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from crawler.extract import detect_service, extract_code
 from crawler.storage.db import Engines
 from crawler.storage.models import Country, CrawlRun, Message, Number
 
@@ -59,6 +61,7 @@ class InboxState:
     # False when rows are missing below some stored ones (first walk cut by max_pages,
     # or an inbox the site reset): the stored rows are then not the site's last rows.
     complete_history: bool = True
+    failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +169,8 @@ async def upsert_numbers(
                 "added_text": ins.excluded.added_text,
                 "last_seen_at": ins.excluded.last_seen_at,
                 "country_id": ins.excluded.country_id,
+                # Listed again: a number that had left the listing is polled again.
+                "status": case((or_(Number.status == "gone", Number.status == "retired"), "active"), else_=Number.status),
             },
         )
         await conn.execute(
@@ -264,6 +269,39 @@ async def newest_rows(engines: Engines, number_id: int, limit: int) -> list[Stor
         return [StoredRow(*row) for row in result.all()]
 
 
+def message_values(
+    inbox: InboxState, new_rows: Sequence[NewMessage], polled_at: datetime, *, gap: bool
+) -> list[dict[str, Any]]:
+    """The `messages` rows of one walk (`new_rows` newest first) on top of `inbox`."""
+    top = inbox.top_seq + len(new_rows)
+    oldest = len(new_rows) - 1
+    return [
+        {
+            "number_id": inbox.id,
+            "seq": top - i,
+            "sender": m.sender,
+            "body": m.body,
+            "body_hash": body_hash(m.body),
+            "received_text": m.received_text[:100],
+            "fetched_at": m.fetched_at,
+            "received_at": midpoint(m.earliest, m.latest),
+            "received_at_min": m.earliest,
+            "received_at_max": m.latest,
+            "first_seen_at": polled_at,
+            # Extracted here, not by callers: every writer gets codes (CONTRACT §4).
+            "code": m.code if m.code is not None else extract_code(m.body, m.sender),
+            "service": m.service if m.service is not None else detect_service(m.sender, m.body),
+            "gap_before": gap and i == oldest,
+        }
+        for i, m in enumerate(new_rows)
+    ]
+
+
+async def insert_messages(conn: AsyncConnection, dialect: str, values: Sequence[dict[str, Any]]) -> None:
+    """The one INSERT of message rows (batched); rows whose (number, seq) exists are skipped."""
+    await conn.execute(_INSERT[dialect](Message).on_conflict_do_nothing(), list(values))
+
+
 async def store_walk(
     engines: Engines,
     inbox: InboxState,
@@ -276,63 +314,69 @@ async def store_walk(
 ) -> int:
     """Store one walk atomically. `new_rows` are newest first; they go on top of the inbox.
 
-    The inbox's top_seq is re-read inside the transaction and compared with what the walk
-    started from: if another writer stored rows meanwhile, this walk is stale and is
-    dropped (returns -1) rather than stacking a second copy on top.
+    The inbox's row is updated only where its top_seq is still what the walk started
+    from: if another writer stored rows meanwhile, this walk is stale and is dropped
+    (returns -1) rather than stacking a second copy on top.
     """
+    # Row building (hashes, codes) happens before the write lock is taken, not under it.
+    values = message_values(inbox, new_rows, polled_at, gap=gap) if new_rows else []
     async with engines.writer.begin() as conn:
-        current = (
-            await conn.execute(select(Number.top_seq).where(Number.id == inbox.id))
-        ).scalar_one()
-        if current != inbox.top_seq:
-            return -1
-        if new_rows:
-            top = inbox.top_seq + len(new_rows)
-            oldest = len(new_rows) - 1
-            values = [
-                {
-                    "number_id": inbox.id,
-                    "seq": top - i,
-                    "sender": m.sender,
-                    "body": m.body,
-                    "body_hash": body_hash(m.body),
-                    "received_text": m.received_text[:100],
-                    "fetched_at": m.fetched_at,
-                    "received_at": midpoint(m.earliest, m.latest),
-                    "received_at_min": m.earliest,
-                    "received_at_max": m.latest,
-                    "first_seen_at": polled_at,
-                    "code": m.code,
-                    "service": m.service,
-                    "gap_before": gap and i == oldest,
-                }
-                for i, m in enumerate(new_rows)
-            ]
-            await conn.execute(_INSERT[engines.dialect](Message).on_conflict_do_nothing(), values)
-        for n in narrowings:
+        # The inbox row is updated only if its top_seq is still what the walk started
+        # from (a fenced write instead of a re-read: one statement fewer per walk).
+        fenced = await conn.execute(
+            _walk_update(bool(new_rows), truncated or gap),
+            {"w_id": inbox.id, "w_top": inbox.top_seq, "w_new_top": inbox.top_seq + len(new_rows),
+             "w_added": len(new_rows), "w_polled": polled_at},
+        )  # fmt: skip
+        if fenced.rowcount != 1:
+            return -1  # nothing was written; the (empty) transaction just ends
+        if values:
+            await insert_messages(conn, engines.dialect, values)
+        if narrowings:
             await conn.execute(
-                update(Message)
-                .where(Message.id == n.message_id)
-                .values(
-                    received_at_min=n.earliest,
-                    received_at_max=n.latest,
-                    received_at=midpoint(n.earliest, n.latest),
-                )
-            )
-        changes: dict[str, object] = {
-            "walk_complete": True,
-            "last_polled_at": polled_at,
-            "status": "active",
-            "failures": 0,
-            "top_seq": inbox.top_seq + len(new_rows),
-            "message_count": Number.message_count + len(new_rows),
-        }
-        if new_rows:
-            changes["last_new_at"] = polled_at
-        if truncated or gap:
-            changes["history_truncated"] = True
-        await conn.execute(update(Number).where(Number.id == inbox.id).values(**changes))
+                _NARROW,
+                [
+                    {"n_id": n.message_id, "n_min": n.earliest, "n_max": n.latest, "n_mid": midpoint(n.earliest, n.latest)}
+                    for n in narrowings
+                ],
+            )  # one executemany, not one UPDATE per row
         return len(new_rows)
+
+
+_TIME = Message.__table__.c.received_at.type
+_NARROW = (
+    update(Message)
+    .where(Message.id == bindparam("n_id"))
+    .values(
+        received_at_min=bindparam("n_min", type_=_TIME),
+        received_at_max=bindparam("n_max", type_=_TIME),
+        received_at=bindparam("n_mid", type_=_TIME),
+    )
+)
+
+
+@lru_cache(maxsize=4)
+def _walk_update(new_rows: bool, truncated: bool) -> Any:
+    """The inbox-state UPDATE of `store_walk`, fenced on top_seq; built once per variant."""
+    changes: dict[str, Any] = {
+        "walk_complete": True,
+        "last_polled_at": bindparam("w_polled", type_=_TIME),
+        # A walk proves the inbox readable again, but a number that left the listing
+        # stays `gone` until a listing shows it again.
+        "status": case((Number.status.in_(("gated", "challenged")), "active"), else_=Number.status),
+        "failures": 0,
+        "top_seq": bindparam("w_new_top"),
+        "message_count": Number.message_count + bindparam("w_added"),
+    }
+    if new_rows:
+        changes["last_new_at"] = bindparam("w_polled", type_=_TIME)
+    if truncated:
+        changes["history_truncated"] = True
+    return (
+        update(Number)
+        .where(Number.id == bindparam("w_id"), Number.top_seq == bindparam("w_top"))
+        .values(**changes)
+    )
 
 
 async def set_inbox_status(engines: Engines, number_id: int, status: str, polled_at: datetime) -> None:

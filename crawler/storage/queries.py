@@ -145,7 +145,9 @@ async def list_countries(engines: Engines) -> list[CountrySummary]:
 
 
 def _numbers_select() -> Select[Any]:
-    counts = _message_count()
+    # A correlated count per inbox (served by the (number_id, seq) index): a GROUP BY over
+    # every message would cost ~50 ms per lookup on a million-row archive.
+    count = select(func.count()).where(Message.number_id == Number.id).correlate(Number).scalar_subquery()
     return (
         select(
             Number.id,
@@ -155,12 +157,11 @@ def _numbers_select() -> Select[Any]:
             Number.location,
             Number.inbox_url,
             Number.status,
-            func.coalesce(counts.c.n, 0),
+            count,
             Number.first_seen_at,
             Number.last_seen_at,
         )
         .join(Country, Country.id == Number.country_id)
-        .outerjoin(counts, counts.c.number_id == Number.id)
     )
 
 
@@ -195,15 +196,20 @@ def parse_number(text: str) -> str:
         raise NumberFormatError(text) from None
 
 
-async def find_number(engines: Engines, text: str) -> NumberSummary:
-    """The archived inbox of a NUMBER; of several inboxes (recycled number) the latest seen."""
+async def find_number(
+    engines: Engines, text: str, *, sms_id: int | None = None, country: str | None = None
+) -> NumberSummary:
+    """The archived inbox of a NUMBER; of several inboxes (recycled number) the latest seen.
+
+    `sms_id` / `country` (the API's parameters) narrow the choice.
+    """
     digits = parse_number(text)
-    stmt = (
-        _numbers_select()
-        .where(Number.number == digits)
-        .order_by(Number.last_seen_at.desc(), Number.id.desc())
-        .limit(1)
-    )
+    stmt = _numbers_select().where(Number.number == digits)
+    if sms_id is not None:
+        stmt = stmt.where(Number.sms_id == sms_id)
+    if country is not None:
+        stmt = stmt.where(Country.slug == country)
+    stmt = stmt.order_by(Number.last_seen_at.desc(), Number.id.desc()).limit(1)
     async with engines.reader.connect() as conn:
         row = (await conn.execute(stmt)).first()
     if row is None:
@@ -211,15 +217,15 @@ async def find_number(engines: Engines, text: str) -> NumberSummary:
     return _number(row)
 
 
-_ITEM_COLUMNS = (
+ITEM_COLUMNS = (
     Message.seq, Message.sender, Message.body, Message.received_at, Message.received_at_min,
     Message.received_at_max, Message.received_text, Message.first_seen_at, Message.code,
     Message.service,
 )  # fmt: skip
 
 
-def _item(row: Any) -> MessageItem:
-    return MessageItem(*row[: len(_ITEM_COLUMNS)])
+def item(row: Any) -> MessageItem:
+    return MessageItem(*row[: len(ITEM_COLUMNS)])
 
 
 async def messages_page(engines: Engines, number: NumberSummary, page: int = 1) -> MessagePage:
@@ -227,7 +233,7 @@ async def messages_page(engines: Engines, number: NumberSummary, page: int = 1) 
     if page < 1:
         raise ValueError("page must be >= 1")
     stmt = (
-        select(*_ITEM_COLUMNS)
+        select(*ITEM_COLUMNS)
         .where(Message.number_id == number.id)
         .order_by(Message.seq.desc())
         .limit(PAGE_SIZE)
@@ -239,7 +245,7 @@ async def messages_page(engines: Engines, number: NumberSummary, page: int = 1) 
                 await conn.execute(select(func.count()).where(Message.number_id == number.id))
             ).scalar_one()
         )
-        items = [_item(r) for r in (await conn.execute(stmt)).all()]
+        items = [item(r) for r in (await conn.execute(stmt)).all()]
     total_pages = max(1, math.ceil(total / PAGE_SIZE))
     return MessagePage(number=number, items=items, page=page, total_pages=total_pages, total=total)
 
@@ -250,7 +256,7 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _register_casefold(sync_conn: Connection) -> None:
+def register_casefold(sync_conn: Connection) -> None:
     raw: Any = sync_conn.connection.dbapi_connection
     raw.create_function(_CASEFOLD, 1, _casefold, deterministic=True)
 
@@ -259,7 +265,7 @@ def _casefold(value: object) -> object:
     return value.casefold() if isinstance(value, str) else value
 
 
-def _contains(conn: AsyncConnection, column: Any, text: str) -> ColumnElement[bool]:
+def contains(conn: AsyncConnection, column: Any, text: str) -> ColumnElement[bool]:
     if conn.dialect.name == "sqlite":
         folded = func.__getattr__(_CASEFOLD)(column)
         return folded.like(literal(like_pattern(text.casefold())), escape="\\")
@@ -272,32 +278,33 @@ async def search(
     *,
     number: str | None = None,
     sender: str | None = None,
+    service: str | None = None,
+    has_code: bool | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     limit: int = 50,
+    offset: int = 0,
 ) -> list[SearchHit]:
     """Messages whose sender or body contains `query` (case-insensitive), newest first.
 
     `number` limits to that number's inboxes (NumberLookupError when not archived);
-    `sender` keeps messages whose sender contains it (case-insensitive too).
+    `sender` keeps messages whose sender contains it (case-insensitive too); `service`
+    is compared case-insensitively; `has_code` keeps messages with (True) or without
+    (False) a code; `since`/`until` bound received_at. The plan (full-text index or
+    scan) is `crawler.storage.search`'s business.
     """
-    digits = (await find_number(engines, number)).number if number is not None else None
-    async with engines.reader.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            await conn.run_sync(_register_casefold)
-        stmt = (
-            select(*_ITEM_COLUMNS, Number.number, Country.slug)
-            .join(Number, Number.id == Message.number_id)
-            .join(Country, Country.id == Number.country_id)
-            .where(_contains(conn, Message.body, query) | _contains(conn, Message.sender, query))
-            .order_by(Message.received_at.desc().nulls_last(), Message.id.desc())
-            .limit(limit)
-        )
-        if digits is not None:
-            stmt = stmt.where(Number.number == digits)
-        if sender is not None:
-            stmt = stmt.where(_contains(conn, Message.sender, sender))
-        rows: Sequence[Any] = (await conn.execute(stmt)).all()
-    n = len(_ITEM_COLUMNS)
-    return [SearchHit(number=r[n], country=r[n + 1], message=_item(r)) for r in rows]
+    from crawler.storage.search import Filters, search_messages  # search imports us
+
+    number_ids: tuple[int, ...] | None = None
+    if number is not None:
+        digits = (await find_number(engines, number)).number
+        async with engines.reader.connect() as conn:
+            found = await conn.execute(select(Number.id).where(Number.number == digits))
+            number_ids = tuple(found.scalars())
+    filters = Filters(
+        number_ids=number_ids, sender=sender, service=service, has_code=has_code, since=since, until=until
+    )
+    return await search_messages(engines, query, filters, limit=limit, offset=offset)
 
 
 async def iter_history(
