@@ -64,6 +64,7 @@ class ScheduleConfig:
     inbox_min_minutes: float = 2.0
     inbox_max_minutes: float = 240.0
     retire_after_days: float = 14.0
+    lease_seconds: float = 120.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -187,6 +188,12 @@ def _check_ranges(cfg: Config) -> None:
         "schedule.retire_after_days",
         s.retire_after_days,
         "days above 0 (fractions allowed), at most 3650",
+    )
+    need(
+        2 <= s.lease_seconds <= 86_400,
+        "schedule.lease_seconds",
+        s.lease_seconds,
+        "seconds, 2 to 86400",
     )
     need(
         s.inbox_min_minutes <= s.inbox_max_minutes,

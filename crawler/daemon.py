@@ -38,7 +38,7 @@ from crawler.fetcher import Fetcher
 from crawler.inbox import InboxWalker, PageUnavailable, current_walk
 from crawler.schedule import RATE_SAMPLE, arrival_rate, backoff_interval, poll_interval
 from crawler.sites.smstome import LayoutError
-from crawler.storage import archive, polls
+from crawler.storage import archive, jobs, polls
 from crawler.storage.archive import InboxState
 from crawler.storage.db import Engines, open_archive
 
@@ -99,7 +99,7 @@ class Daemon:
         self.stats = DaemonStats()
         self.queue: asyncio.Queue[InboxState] = asyncio.Queue()
         self.stopping = asyncio.Event()
-        self.countries: list[tuple[str, int]] = []
+        self.lease = timedelta(seconds=config.schedule.lease_seconds)
         self._engines: Engines | None = None
         self._fetcher: Fetcher | None = None
         self._walker: InboxWalker | None = None
@@ -107,9 +107,14 @@ class Daemon:
     # ------------------------------------------------------------------ lifecycle
     async def run(self, stop: asyncio.Event) -> DaemonStats:
         with instance_lock(self.config.database.url):
-            async with open_archive(self.config.database.url) as engines, Fetcher(self.config.http) as fetcher:
+            async with (
+                open_archive(self.config.database.url) as engines,
+                Fetcher(self.config.http, client_id=self.owner) as fetcher,
+            ):
                 self._engines, self._fetcher = engines, fetcher
-                self._walker = InboxWalker(engines, fetcher, max_pages=self.config.crawl.max_pages)
+                self._walker = InboxWalker(
+                    engines, fetcher, max_pages=self.config.crawl.max_pages, lease_owner=self.owner
+                )
                 await polls.release_all(engines, None if engines.dialect == "sqlite" else self.owner)
                 scheduler = self._scheduler()
                 scheduler.start()
@@ -161,19 +166,34 @@ class Daemon:
     # ------------------------------------------------------------------ jobs
     async def _enumeration(self, kind: str, countries_only: bool) -> None:
         assert self._engines is not None and self._fetcher is not None
+        engines = self._engines
+        s = self.config.schedule
+        every = timedelta(minutes=s.countries_every_minutes if countries_only else s.numbers_every_minutes)
+        async with jobs.singleton(engines, kind) as mine:
+            # Another daemon runs it now, or ran it moments ago: nothing to do this time.
+            if not mine or await jobs.finished_recently(engines, kind, datetime.now(UTC), every * 0.8):
+                return
+            await self._run_enumeration(kind, countries_only)
+
+    async def _run_enumeration(self, kind: str, countries_only: bool) -> None:
+        assert self._engines is not None and self._fetcher is not None
         engines, fetcher = self._engines, self._fetcher
         report = CrawlReport(started_at=datetime.now(UTC))
         run_id = await archive.start_run(engines, kind, report.started_at)
         status = "failed"
         before = fetcher.stats.requests
         try:
-            if countries_only or not self.countries:
-                self.countries = await read_countries(engines, fetcher, self.config, report)
-            if not countries_only:
-                await read_listings(engines, fetcher, self.config, report, self.countries)
-                days = self.config.schedule.retire_after_days
-                await polls.retire_gone(engines, datetime.now(UTC), timedelta(days=days))
-            status = "ok" if report.ok_listing_pages else "unreadable"
+            if countries_only:
+                await read_countries(engines, fetcher, self.config, report)
+                status = "ok" if report.ok_listing_pages else "unreadable"
+            else:
+                chosen = await archive.listed_countries(engines, self.config.site.countries)
+                if not chosen:  # first start: the countries job may not have finished yet
+                    chosen = await read_countries(engines, fetcher, self.config, report)
+                await read_listings(engines, fetcher, self.config, report, chosen)
+                retire = timedelta(days=self.config.schedule.retire_after_days)
+                await polls.retire_gone(engines, datetime.now(UTC), retire)
+                status = "ok" if report.ok_listing_pages else "unreadable"
         except (FetchError, LayoutError) as exc:
             report.errors.append(str(exc))
             log.warning("%s enumeration failed: %s", kind, exc)
@@ -199,8 +219,7 @@ class Daemon:
         room = self.workers * 2 - self.queue.qsize()
         if room <= 0:
             return
-        lease = timedelta(seconds=max(120.0, self.config.http.timeout_seconds * 10))
-        for inbox in await polls.claim_due(self._engines, self.owner, datetime.now(UTC), room, lease):
+        for inbox in await polls.claim_due(self._engines, self.owner, datetime.now(UTC), room, self.lease):
             self.queue.put_nowait(inbox)
 
     async def _flush(self) -> None:
@@ -227,6 +246,7 @@ class Daemon:
         engines = self._engines
         started = datetime.now(UTC)
         outcome, added = "ok", 0
+        heartbeat = asyncio.create_task(self._heartbeat(inbox))
         try:
             added = await self._walker.walk(inbox)
             if added < 0:
@@ -238,6 +258,8 @@ class Daemon:
             outcome = "error"
             log.warning("inbox %s: %s", inbox.number, exc)
             await archive.set_inbox_status(engines, inbox.id, inbox.status, started)
+        finally:
+            heartbeat.cancel()
         finished = datetime.now(UTC)
         await polls.release(engines, inbox.id, self.owner, finished + await self._next_interval(inbox, outcome))
         requests = current_walk().pages
@@ -245,6 +267,15 @@ class Daemon:
         self.stats.new_messages += added
         self.stats.requests += requests
         self.stats.pending.append(polls.PollRecord(inbox.number, started, finished, requests, added, outcome))
+
+    async def _heartbeat(self, inbox: InboxState) -> None:
+        """Renew the lease every third of its length while a (long) walk runs."""
+        assert self._engines is not None
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            if not await polls.extend_lease(self._engines, inbox.id, self.owner, self.lease):
+                log.warning("lost the lease on inbox %s; its walk will not be stored", inbox.number)
+                return
 
     async def _next_interval(self, inbox: InboxState, outcome: str) -> timedelta:
         assert self._engines is not None

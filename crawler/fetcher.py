@@ -140,8 +140,11 @@ def load_cookies(path: str) -> list[tuple[str, str, str, str]]:
 class Fetcher:
     """Use as `async with Fetcher(config.http) as f: r = await f.get(url)`."""
 
-    def __init__(self, config: HttpConfig) -> None:
+    def __init__(self, config: HttpConfig, *, client_id: str | None = None) -> None:
         self.config = config
+        # Sent as X-Crawler-Id so a site operator (and the simulator's request log) can
+        # tell several cooperating daemons apart.
+        self.client_id = client_id
         self.stats = FetchStats()
         self._session: aiohttp.ClientSession | None = None
         self._slots: dict[str, _HostSlot] = {}
@@ -170,6 +173,7 @@ class Fetcher:
                 "User-Agent": self.config.effective_user_agent,
                 "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
                 "Accept-Language": "en-US,en;q=0.9",
+                **({"X-Crawler-Id": self.client_id} if self.client_id else {}),
             },
             trust_env=False,
         )

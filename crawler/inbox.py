@@ -108,10 +108,13 @@ def _stored(rows: Sequence[StoredRow]) -> list[align.Row]:
 
 
 class InboxWalker:
-    def __init__(self, engines: Engines, fetcher: Fetcher, *, max_pages: int = 0) -> None:
+    def __init__(
+        self, engines: Engines, fetcher: Fetcher, *, max_pages: int = 0, lease_owner: str | None = None
+    ) -> None:
         self.engines = engines
         self.fetcher = fetcher
         self.max_pages = max_pages
+        self.lease_owner = lease_owner  # the daemon's id: stores are fenced on its leases
         self.stats = WalkStats()
 
     async def _fetch(self, url: str, page: int) -> tuple[InboxPage, list[Seen]]:
@@ -257,6 +260,7 @@ class InboxWalker:
             polled_at=datetime.now(UTC),
             gap=gap,
             truncated=truncated and stored_total == 0,
+            lease_owner=self.lease_owner,
         )
         if added < 0:
             self.stats.stale += 1

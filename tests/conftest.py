@@ -9,6 +9,8 @@ import pytest
 
 from crawler.sim import SimOptions, Simulator, running_simulator
 
+from .helpers import throwaway_postgres
+
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
@@ -18,6 +20,16 @@ def db_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def db_url(db_path: Path) -> str:
     return f"sqlite+aiosqlite:///{db_path}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def archive_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The same test on a SQLite file and on a throwaway PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'archive.db'}"
+        return
+    async with throwaway_postgres() as url:
+        yield url
 
 
 @pytest.fixture

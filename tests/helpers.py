@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import sqlite3
+import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from crawler.config import Config, HttpConfig
 
@@ -66,3 +75,73 @@ def _first_difference(number: str, got: list[tuple[str, str]], want: list[tuple[
         f"inbox {number}: archived {len(got)} rows, site has {len(want)}; first difference at row {i} "
         f"(newest first): archived {got[i:i + 3]!r}, site {want[i:i + 3]!r}"
     )
+
+
+@contextlib.asynccontextmanager
+async def throwaway_postgres(prefix: str = "crawler_test") -> AsyncIterator[str]:
+    """A fresh PostgreSQL database on TEST_PG_URL's server, dropped afterwards.
+
+    Skips the test when TEST_PG_URL is unset, except on CI (CI=true), where it fails:
+    a CI run that silently tested only SQLite would be a lie.
+    """
+    admin_url = os.environ.get("TEST_PG_URL")
+    if not admin_url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("TEST_PG_URL is not set on CI")
+        pytest.skip("TEST_PG_URL not set (PostgreSQL tests)")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            async with admin.connect() as conn:
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+async def archived_rows(url: str) -> dict[str, list[tuple[str, str, datetime | None, datetime | None]]]:
+    """number -> [(sender, body, min, max)] newest first, through SQLAlchemy (any backend)."""
+    from crawler.storage.db import open_archive
+
+    out: dict[str, list[tuple[str, str, datetime | None, datetime | None]]] = {}
+    async with open_archive(url) as engines, engines.reader.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT number, sender, message, received_at_min, received_at_max FROM message_history "
+                "ORDER BY number, seq DESC"
+            )
+        )
+        for number, sender, body, lo, hi in rows.all():
+            out.setdefault(number, []).append((sender, body, _when(lo), _when(hi)))
+    return out
+
+
+def _when(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+async def assert_archive_matches(url: str, truth: dict[str, Any]) -> int:
+    """`assert_archive_equals_truth` for any backend."""
+    got = await archived_rows(url)
+    checked = 0
+    for entry in truth["numbers"]:
+        if entry["gated"]:
+            assert entry["number"] not in got, f"gated inbox {entry['number']} archived rows"
+            continue
+        have = got.get(entry["number"], [])
+        got_rows = [(s, b) for s, b, _, _ in have]
+        want_rows = [(m["sender"], m["body"]) for m in entry["messages"]]
+        assert got_rows == want_rows, _first_difference(entry["number"], got_rows, want_rows)
+        for (_, _, lo, hi), m in zip(have, entry["messages"], strict=True):
+            true = datetime.fromisoformat(m["received_at"])
+            assert lo is not None and hi is not None and lo <= true <= hi, (m, lo, hi)
+        checked += len(want_rows)
+    return checked

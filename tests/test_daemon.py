@@ -53,7 +53,7 @@ async def _settle(sim: Simulator, db: Path, patience: float = 40.0) -> None:
     deadline = asyncio.get_running_loop().time() + patience
     while True:
         try:
-            if db.exists():  # noqa: ASYNC240 - a stat in a test's polling loop
+            if db.exists():
                 assert_archive_equals_truth(db, sim.truth())
                 return
         except AssertionError:

@@ -19,7 +19,14 @@ from hypothesis import strategies as st
 
 from crawler.sim import SimOptions, running_simulator
 from crawler.sites.base import PageKind
-from crawler.sites.smstome import country_url, home_url, page_url, parse_country, parse_home, parse_inbox
+from crawler.sites.smstome import (
+    country_url,
+    home_url,
+    page_url,
+    parse_country,
+    parse_home,
+    parse_inbox,
+)
 
 
 async def _get(http: aiohttp.ClientSession, url: str) -> tuple[bytes, int, datetime]:

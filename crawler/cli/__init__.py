@@ -117,6 +117,7 @@ def _register() -> None:
     # Commands live in small modules next to what they drive; they import `cli` helpers
     # from here, so they are attached after the group exists.
     from crawler.cli.archive import crawl_command, demo_command, migrate_command
+    from crawler.cli.copy import copy_command
     from crawler.cli.read import (
         countries_command,
         export_command,
@@ -135,6 +136,7 @@ def _register() -> None:
         demo_command,
         run_command,
         stats_command,
+        copy_command,
         countries_command,
         numbers_command,
         messages_command,

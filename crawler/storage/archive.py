@@ -146,6 +146,16 @@ async def country_ids(engines: Engines) -> dict[str, int]:
         return dict(result.all())
 
 
+async def listed_countries(engines: Engines, only: Sequence[str] = ()) -> list[tuple[str, int]]:
+    """(slug, id) of the countries whose listings the daemon walks: the configured ones,
+    else every country the home page showed last time."""
+    stmt = select(Country.slug, Country.id).where(Country.status != "gone").order_by(Country.slug)
+    if only:
+        stmt = stmt.where(Country.slug.in_(list(only)))
+    async with engines.reader.connect() as conn:
+        return [(str(slug), int(cid)) for slug, cid in (await conn.execute(stmt)).all()]
+
+
 async def set_country_status(engines: Engines, country_id: int, status: str) -> None:
     async with engines.writer.begin() as conn:
         await conn.execute(update(Country).where(Country.id == country_id).values(status=status))
@@ -311,12 +321,15 @@ async def store_walk(
     polled_at: datetime,
     gap: bool,
     truncated: bool,
+    lease_owner: str | None = None,
 ) -> int:
     """Store one walk atomically. `new_rows` are newest first; they go on top of the inbox.
 
     The inbox's row is updated only where its top_seq is still what the walk started
     from: if another writer stored rows meanwhile, this walk is stale and is dropped
-    (returns -1) rather than stacking a second copy on top.
+    (returns -1) rather than stacking a second copy on top. With `lease_owner` (the
+    daemon) the write is also fenced on still holding the inbox's lease: a daemon whose
+    lease expired while it walked must not write over the one that took the inbox over.
     """
     # Row building (hashes, codes) happens before the write lock is taken, not under it.
     values = message_values(inbox, new_rows, polled_at, gap=gap) if new_rows else []
@@ -324,9 +337,9 @@ async def store_walk(
         # The inbox row is updated only if its top_seq is still what the walk started
         # from (a fenced write instead of a re-read: one statement fewer per walk).
         fenced = await conn.execute(
-            _walk_update(bool(new_rows), truncated or gap),
+            _walk_update(bool(new_rows), truncated or gap, lease_owner is not None),
             {"w_id": inbox.id, "w_top": inbox.top_seq, "w_new_top": inbox.top_seq + len(new_rows),
-             "w_added": len(new_rows), "w_polled": polled_at},
+             "w_added": len(new_rows), "w_polled": polled_at, "w_owner": lease_owner},
         )  # fmt: skip
         if fenced.rowcount != 1:
             return -1  # nothing was written; the (empty) transaction just ends
@@ -356,7 +369,7 @@ _NARROW = (
 
 
 @lru_cache(maxsize=4)
-def _walk_update(new_rows: bool, truncated: bool) -> Any:
+def _walk_update(new_rows: bool, truncated: bool, leased: bool = False) -> Any:
     """The inbox-state UPDATE of `store_walk`, fenced on top_seq; built once per variant."""
     changes: dict[str, Any] = {
         "walk_complete": True,
@@ -372,11 +385,10 @@ def _walk_update(new_rows: bool, truncated: bool) -> Any:
         changes["last_new_at"] = bindparam("w_polled", type_=_TIME)
     if truncated:
         changes["history_truncated"] = True
-    return (
-        update(Number)
-        .where(Number.id == bindparam("w_id"), Number.top_seq == bindparam("w_top"))
-        .values(**changes)
-    )
+    stmt = update(Number).where(Number.id == bindparam("w_id"), Number.top_seq == bindparam("w_top"))
+    if leased:
+        stmt = stmt.where(Number.lease_owner == bindparam("w_owner"))
+    return stmt.values(**changes)
 
 
 async def set_inbox_status(engines: Engines, number_id: int, status: str, polled_at: datetime) -> None:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, literal, or_, select, update
 
 from crawler.storage.archive import InboxState
 from crawler.storage.db import Engines
 from crawler.storage.models import Country, CrawlRun, Message, Number
+from crawler.storage.types import UtcDateTime
 
 NOT_POLLED = ("retired",)
 
@@ -33,14 +35,29 @@ class PollRecord:
     outcome: str  # ok | gated | challenged | gone | error | stale
 
 
+def db_now(engines: Engines, local: datetime) -> Any:
+    """The clock leases are judged by: the database's own on PostgreSQL, so daemons on
+    hosts whose clocks disagree still agree on who owns what; ours on SQLite (one host)."""
+    if engines.dialect == "postgresql":
+        return func.now()
+    return literal(local, UtcDateTime())
+
+
+def lease_end(engines: Engines, local: datetime, lease: timedelta) -> Any:
+    if engines.dialect == "postgresql":
+        return func.now() + lease
+    return literal(local + lease, UtcDateTime())
+
+
 async def claim_due(engines: Engines, owner: str, now: datetime, limit: int, lease: timedelta) -> list[InboxState]:
     """Lease up to `limit` due inboxes, most overdue (and never polled) first."""
+    clock = db_now(engines, now)
     due = (
         select(Number.id)
         .where(
             Number.status.not_in(NOT_POLLED),
-            or_(Number.next_due_at.is_(None), Number.next_due_at <= now),
-            or_(Number.lease_until.is_(None), Number.lease_until < now),
+            or_(Number.next_due_at.is_(None), Number.next_due_at <= clock),
+            or_(Number.lease_until.is_(None), Number.lease_until < clock),
         )
         .order_by(Number.next_due_at.asc().nulls_first(), Number.id)
         .limit(limit)
@@ -51,7 +68,7 @@ async def claim_due(engines: Engines, owner: str, now: datetime, limit: int, lea
         if not ids:
             return []
         await conn.execute(
-            update(Number).where(Number.id.in_(ids)).values(lease_owner=owner, lease_until=now + lease)
+            update(Number).where(Number.id.in_(ids)).values(lease_owner=owner, lease_until=lease_end(engines, now, lease))
         )
         rows = await conn.execute(
             select(
@@ -94,6 +111,18 @@ async def release(engines: Engines, number_id: int, owner: str, next_due: dateti
             update(Number)
             .where(Number.id == number_id, Number.lease_owner == owner)
             .values(next_due_at=next_due, lease_owner=None, lease_until=None)
+        )
+        return bool(result.rowcount)
+
+
+async def extend_lease(engines: Engines, number_id: int, owner: str, lease: timedelta) -> bool:
+    """Heartbeat while a long walk runs; False when the lease is no longer ours."""
+    local = datetime.now(UTC)
+    async with engines.writer.begin() as conn:
+        result = await conn.execute(
+            update(Number)
+            .where(Number.id == number_id, Number.lease_owner == owner, Number.lease_until >= db_now(engines, local))
+            .values(lease_until=lease_end(engines, local, lease))
         )
         return bool(result.rowcount)
 
