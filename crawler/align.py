@@ -147,3 +147,30 @@ def narrowed(stored: Row, seen: Row) -> tuple[datetime | None, datetime | None] 
     if lo == stored.earliest and hi == stored.latest:
         return None
     return lo, hi
+
+
+def tighten(rows: Sequence[Row]) -> list[Row]:
+    """Use the inbox order to narrow every row's interval (rows newest first).
+
+    A row's true time is no earlier than any older row's and no later than any newer
+    row's, so lower bounds carry up the inbox and upper bounds carry down. A "just now"
+    (a minute wide) right above "12 seconds ago" is thereby pinned to the last 13 seconds.
+    A bound that would cross its row's other bound (a clock jumped) is not carried.
+    """
+    out = list(rows)
+    floor: datetime | None = None
+    for i in range(len(out) - 1, -1, -1):  # oldest to newest
+        r = out[i]
+        lo = r.earliest
+        if floor is not None and (lo is None or floor > lo) and (r.latest is None or floor <= r.latest):
+            lo = floor
+        out[i] = Row(r.sender, r.body, lo, r.latest)
+        floor = lo if lo is not None else floor
+    ceiling: datetime | None = None
+    for i, r in enumerate(out):  # newest to oldest
+        hi = r.latest
+        if ceiling is not None and (hi is None or ceiling < hi) and (r.earliest is None or ceiling >= r.earliest):
+            hi = ceiling
+        out[i] = Row(r.sender, r.body, r.earliest, hi)
+        ceiling = hi if hi is not None else ceiling
+    return out

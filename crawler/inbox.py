@@ -230,10 +230,11 @@ class InboxWalker:
     ) -> int:
         gap = False
         narrowings: list[Narrowing] = []
+        tight = align.tighten(_rows(walked))  # the inbox's order narrows every interval
         if boundary is not None:
             fresh = walked[: boundary.new]
-            for seen, old in zip(walked[boundary.new :], stored[: boundary.overlap], strict=False):
-                tighter = align.narrowed(_stored([old])[0], seen.row())
+            for seen, old in zip(tight[boundary.new :], stored[: boundary.overlap], strict=False):
+                tighter = align.narrowed(_stored([old])[0], seen)
                 if tighter is not None:
                     narrowings.append(Narrowing(old.id, tighter[0], tighter[1]))
         else:
@@ -247,10 +248,10 @@ class InboxWalker:
                 body=s.msg.body,
                 received_text=s.msg.received_text,
                 fetched_at=s.fetched_at,
-                earliest=s.msg.interval.earliest,
-                latest=s.msg.interval.latest,
+                earliest=t.earliest,
+                latest=t.latest,
             )
-            for s in fresh
+            for s, t in zip(fresh, tight, strict=False)
         ]
         added = await archive.store_walk(
             self.engines,

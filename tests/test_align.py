@@ -110,3 +110,27 @@ def test_page_by_page_stop_rule_never_stops_at_the_wrong_place(
             assert b.new == len(arrivals), (end, b)
             return
     raise AssertionError("the walk reached the end without locating the stored rows")
+
+
+def test_tighten_uses_the_inbox_order() -> None:
+    from crawler.align import tighten
+
+    just_now = Row("A", "x", T0 - timedelta(seconds=60), T0 + timedelta(seconds=1))
+    twelve = Row("B", "y", T0 - timedelta(seconds=13), T0 - timedelta(seconds=12))
+    older = Row("C", "z", None, None)
+    out = tighten([just_now, twelve, older])
+    assert out[0].earliest == T0 - timedelta(seconds=13)  # carried up from the older row
+    assert out[2].latest == T0 - timedelta(seconds=12)  # carried down from the newer row
+    assert out[1] == twelve
+
+
+@settings(max_examples=200, deadline=None)
+@given(spec=inbox, later=st.integers(0, 86400))
+def test_tightened_intervals_still_hold_the_truth(spec: list[tuple[str, str, int]], later: int) -> None:
+    from crawler.align import tighten
+
+    msgs = _build(spec, T0)
+    fetched = (msgs[-1][2] if msgs else T0) + timedelta(seconds=later)
+    for row, (_, _, true) in zip(tighten(_view(msgs, fetched)), reversed(msgs), strict=True):
+        assert row.earliest is not None and row.latest is not None
+        assert row.earliest <= true <= row.latest
