@@ -11,9 +11,12 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError
 
 from crawler.config import Config
-from crawler.errors import FetchError
+from crawler.errors import DatabaseError, FetchError
 from crawler.fetcher import Fetcher
 from crawler.inbox import (
     CHALLENGE_PAUSE,
@@ -22,14 +25,15 @@ from crawler.inbox import (
     PageUnavailable,
     WalkStats,
 )
-from crawler.sites.base import CountryPage, PageKind
+from crawler.sites.base import CountryPage, HomePage, PageKind
 from crawler.sites.smstome import LayoutError, country_url, home_url, parse_country, parse_home
 from crawler.storage import archive
 from crawler.storage.archive import CountryIn, InboxState, NumberIn
-from crawler.storage.db import Engines
+from crawler.storage.db import Engines, describe_db_error
 
 log = logging.getLogger(__name__)
 MAX_LISTING_PAGES = 10_000  # a runaway pagination widget must not loop forever
+_Page = TypeVar("_Page", HomePage, CountryPage)
 
 
 @dataclass
@@ -71,10 +75,11 @@ def _silent(_report: CrawlReport, _event: str) -> None:
     return None
 
 
-async def _listing_page(fetcher: Fetcher, url: str) -> CountryPage:
+async def _read_page(fetcher: Fetcher, url: str, parse: Callable[..., _Page]) -> _Page:
+    """Fetch and parse the home page or a listing page; a challenge is retried after a pause."""
     for attempt in range(CHALLENGE_RETRIES + 1):
         resp = await fetcher.get(url)
-        page = parse_country(resp.body, url, status=resp.status)
+        page = parse(resp.body, url, status=resp.status)
         if page.kind is PageKind.CHALLENGED and attempt < CHALLENGE_RETRIES:
             await asyncio.sleep(CHALLENGE_PAUSE * (2**attempt))
             continue
@@ -91,7 +96,7 @@ async def _walk_listing(
     pages = 0
     complete = False
     while url is not None and pages < MAX_LISTING_PAGES:
-        page = await _listing_page(fetcher, url)
+        page = await _read_page(fetcher, url, parse_country)
         pages += 1
         report.listing_pages += 1
         if page.kind in (PageKind.GATED, PageKind.CHALLENGED, PageKind.GONE):
@@ -118,8 +123,7 @@ async def read_countries(
 ) -> list[tuple[str, int]]:
     """The home page -> countries stored; returns (slug, id) of the countries to walk."""
     url = home_url(config.site.base_url)
-    resp = await fetcher.get(url)
-    home = parse_home(resp.body, url, status=resp.status)
+    home = await _read_page(fetcher, url, parse_home)
     if home.kind in (PageKind.GATED, PageKind.CHALLENGED, PageKind.GONE):
         report.unavailable[home.kind.value].append(url)
         return []
@@ -194,7 +198,34 @@ async def crawl_pass(
     countries: Sequence[str] = (),
     progress: Progress = _silent,
 ) -> CrawlReport:
-    """Run one full pass and record it in `crawl_runs`; never raises for site trouble."""
+    """Run one full pass and record it in `crawl_runs`; never raises for site trouble.
+
+    A database failure (locked past the busy timeout, disk full, connection lost) ends the
+    pass as one `DatabaseError` line; what was committed before it stays consistent.
+    """
+    try:
+        return await _crawl_pass(engines, config, countries, progress)
+    except Exception as exc:
+        failure = database_failure(exc)
+        if failure is None:
+            raise
+        raise DatabaseError(describe_db_error(engines.url, failure)) from exc
+
+
+def database_failure(exc: BaseException) -> DBAPIError | None:
+    """The database error in `exc`, also when a TaskGroup wrapped it in an ExceptionGroup."""
+    if isinstance(exc, DBAPIError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            if (found := database_failure(inner)) is not None:
+                return found
+    return None
+
+
+async def _crawl_pass(
+    engines: Engines, config: Config, countries: Sequence[str], progress: Progress
+) -> CrawlReport:
     report = CrawlReport(started_at=datetime.now(UTC))
     run_id = await archive.start_run(engines, "crawl", report.started_at)
     status = "failed"
@@ -218,21 +249,28 @@ async def crawl_pass(
         return report
     finally:
         report.finished_at = datetime.now(UTC)
-        await archive.finish_run(
-            engines,
-            run_id,
-            report.finished_at,
-            status,
-            requests=report.requests,
-            retries=report.retries,
-            new_numbers=report.new_numbers,
-            new_messages=report.walk.new_messages,
-            inboxes_polled=report.walk.inboxes,
-            empty_polls=report.walk.empty_polls,
-            gated=report.gated_pages,
-            challenged=report.challenged_pages,
-            errors=len(report.errors),
-        )
+        try:
+            await archive.finish_run(
+                engines,
+                run_id,
+                report.finished_at,
+                status,
+                requests=report.requests,
+                retries=report.retries,
+                new_numbers=report.new_numbers,
+                new_messages=report.walk.new_messages,
+                inboxes_polled=report.walk.inboxes,
+                empty_polls=report.walk.empty_polls,
+                gated=report.gated_pages,
+                challenged=report.challenged_pages,
+                errors=len(report.errors),
+            )
+        except DBAPIError:
+            if status != "failed":
+                raise
+            # The pass already failed (the disk is full, the file locked): that first
+            # error is the one to report, not this bookkeeping write's echo of it.
+            log.debug("could not record the end of crawl run %s", run_id, exc_info=True)
 
 
 def _unavailable_slugs(report: CrawlReport) -> set[str]:

@@ -56,12 +56,21 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 def run_with_lock(connection: Connection) -> None:
+    """On PostgreSQL, migrate under a session advisory lock (daemons starting together).
+
+    The work is committed BEFORE the lock is released: a waiter that got the lock while
+    our DDL was still uncommitted would not see alembic_version and would run it again.
+    (Session locks are re-entrant, so `crawler`'s own outer lock, see
+    `crawler.storage.db.migrate_to_head`, stays held through this.)
+    """
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
         try:
             do_run_migrations(connection)
+            connection.commit()
         finally:
             connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
+            connection.commit()
     else:
         do_run_migrations(connection)
 

@@ -145,3 +145,28 @@ async def assert_archive_matches(url: str, truth: dict[str, Any]) -> int:
             assert lo is not None and hi is not None and lo <= true <= hi, (m, lo, hi)
         checked += len(want_rows)
     return checked
+
+
+async def feed_arrivals(sim: Any, numbers: list[str], rng: Any, pause: tuple[float, float] = (0.05, 0.25)) -> None:
+    """Messages keep arriving (with exact repeats) until the task is cancelled."""
+    import asyncio
+
+    while True:
+        await asyncio.sleep(rng.uniform(*pause))
+        sim.add_messages(rng.choice(numbers), rng.randint(1, 3), repeat_ratio=0.5)
+
+
+async def settle(sim: Any, url: str, patience: float = 60.0) -> None:
+    """Wait until the archive at `url` equals the simulator's truth (a daemon keeps polling)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    while True:
+        try:
+            await assert_archive_matches(url, sim.truth())
+            return
+        except AssertionError:
+            if loop.time() > deadline:
+                raise
+        await asyncio.sleep(0.5)

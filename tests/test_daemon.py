@@ -16,7 +16,7 @@ import pytest
 
 from crawler.sim import SimOptions, Simulator, running_simulator
 
-from .helpers import archived, assert_archive_equals_truth
+from .helpers import archived, assert_archive_equals_truth, feed_arrivals, settle
 
 CONFIG = """
 [site]
@@ -42,26 +42,6 @@ async def _start(sim: Simulator, tmp_path: Path, db: Path) -> asyncio.subprocess
     )
 
 
-async def _feed(sim: Simulator, numbers: list[str], rng: random.Random) -> None:
-    while True:
-        await asyncio.sleep(rng.uniform(0.05, 0.25))
-        sim.add_messages(rng.choice(numbers), rng.randint(1, 3), repeat_ratio=0.5)
-
-
-async def _settle(sim: Simulator, db: Path, patience: float = 40.0) -> None:
-    """Wait until the archive equals the truth (the daemon keeps polling)."""
-    deadline = asyncio.get_running_loop().time() + patience
-    while True:
-        try:
-            if db.exists():
-                assert_archive_equals_truth(db, sim.truth())
-                return
-        except AssertionError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-        await asyncio.sleep(0.5)
-
-
 def _readable(sim: Simulator) -> list[str]:
     return [n["number"] for n in sim.truth()["numbers"] if not n["gated"]]
 
@@ -71,12 +51,12 @@ async def test_daemon_follows_arrivals_and_stops_cleanly_on_sigterm(tmp_path: Pa
     db = tmp_path / "d.db"
     async with running_simulator(SimOptions(seed=31, countries=2, numbers_per_country=8)) as sim:
         proc = await _start(sim, tmp_path, db)
-        feeder = asyncio.create_task(_feed(sim, _readable(sim), random.Random(1)))
+        feeder = asyncio.create_task(feed_arrivals(sim, _readable(sim), random.Random(1)))
         await asyncio.sleep(6)
         feeder.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await feeder
-        await _settle(sim, db)
+        await settle(sim, f"sqlite+aiosqlite:///{db}")
         proc.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(proc.communicate(), timeout=30)
         assert proc.returncode == 0, err.decode()
@@ -96,7 +76,7 @@ async def test_kill9_daemon_repeatedly_then_restart_loses_nothing(tmp_path: Path
     rng = random.Random(7)
     async with running_simulator(SimOptions(seed=32, countries=2, numbers_per_country=8)) as sim:
         numbers = _readable(sim)
-        feeder = asyncio.create_task(_feed(sim, numbers, rng))
+        feeder = asyncio.create_task(feed_arrivals(sim, numbers, rng))
         try:
             for _ in range(5):
                 proc = await _start(sim, tmp_path, db)
@@ -109,7 +89,7 @@ async def test_kill9_daemon_repeatedly_then_restart_loses_nothing(tmp_path: Path
                 await feeder
         proc = await _start(sim, tmp_path, db)
         try:
-            await _settle(sim, db)
+            await settle(sim, f"sqlite+aiosqlite:///{db}")
         finally:
             proc.send_signal(signal.SIGTERM)
             await asyncio.wait_for(proc.communicate(), timeout=30)

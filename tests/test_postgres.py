@@ -20,7 +20,7 @@ from crawler.sim import SimOptions, Simulator, running_simulator
 from crawler.storage.copy import copy_archive
 from crawler.storage.db import open_archive
 
-from .helpers import assert_archive_matches, make_config, throwaway_postgres
+from .helpers import feed_arrivals, make_config, settle, throwaway_postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -47,24 +47,6 @@ async def _daemon(sim: Simulator, tmp_path: Path, url: str) -> asyncio.subproces
         sys.executable, "-m", "crawler", "--config", str(cfg), "--database", url, "run",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
-
-
-async def _feed(sim: Simulator, numbers: list[str], rng: random.Random) -> None:
-    while True:
-        await asyncio.sleep(rng.uniform(0.05, 0.2))
-        sim.add_messages(rng.choice(numbers), rng.randint(1, 3), repeat_ratio=0.5)
-
-
-async def _settle(sim: Simulator, url: str, patience: float = 60.0) -> None:
-    deadline = asyncio.get_running_loop().time() + patience
-    while True:
-        try:
-            await assert_archive_matches(url, sim.truth())
-            return
-        except AssertionError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-        await asyncio.sleep(1.0)
 
 
 def _overlapping_walks(log: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
@@ -95,10 +77,14 @@ async def test_three_daemons_share_the_work_and_one_is_killed(tmp_path: Path) ->
         SimOptions(seed=41, countries=2, numbers_per_country=10, log_limit=200_000)
     ) as sim:
         numbers = [n["number"] for n in sim.truth()["numbers"]]
-        feeder = asyncio.create_task(_feed(sim, numbers, random.Random(5)))
+        feeder = asyncio.create_task(feed_arrivals(sim, numbers, random.Random(5)))
         daemons = [await _daemon(sim, tmp_path, url) for _ in range(3)]
         try:
             await asyncio.sleep(8)
+            for proc in daemons:
+                if proc.returncode is not None:  # a daemon must not die on its own
+                    _, err = await proc.communicate()
+                    raise AssertionError(err.decode()[-3000:])
             daemons[0].kill()  # mid-walk or not: its leases must expire and be taken over
             await daemons[0].wait()
             await asyncio.sleep(6)
@@ -107,7 +93,7 @@ async def test_three_daemons_share_the_work_and_one_is_killed(tmp_path: Path) ->
             with contextlib.suppress(asyncio.CancelledError):
                 await feeder
         try:
-            await _settle(sim, url)
+            await settle(sim, url)
         finally:
             for proc in daemons[1:]:
                 proc.send_signal(signal.SIGTERM)
@@ -170,3 +156,16 @@ def test_overlap_detector_sees_overlaps() -> None:
         {"kind": "inbox", "path": "/x/phone/2/sms/2", "client": "a", "started": 2.0, "finished": 2.1},
     ]
     assert _overlapping_walks(log) == [("/x/phone/1/sms/1", "a", "b")]
+
+
+async def test_daemons_starting_together_migrate_once_without_racing() -> None:
+    from crawler.storage.db import create_engines, migrate_to_head
+
+    async with throwaway_postgres() as url:
+        engines = [create_engines(url) for _ in range(4)]
+        try:
+            applied = await asyncio.gather(*(migrate_to_head(e) for e in engines))
+        finally:
+            for e in engines:
+                await e.dispose()
+    assert sorted(applied) == [False, False, False, True]

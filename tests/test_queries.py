@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from crawler.errors import CountryLookupError, CrawlerError, NumberFormatError, NumberLookupError
 from crawler.storage import queries as q
 from crawler.storage.db import Engines, open_archive
 
 from .archive_factory import T0, ArchiveFactory, Msg, simple
+from .helpers import throwaway_postgres
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -26,23 +22,8 @@ async def engines(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         async with open_archive(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}") as e:
             yield e
         return
-    admin_url = os.environ.get("TEST_PG_URL")
-    if not admin_url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("TEST_PG_URL is not set on CI")
-        pytest.skip("TEST_PG_URL not set")
-    # A database of our own: other tests may share the server at the same time.
-    name = f"crawler_read_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        async with open_archive(make_url(admin_url).set(database=name).render_as_string(hide_password=False)) as e:
-            yield e
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
+    async with throwaway_postgres("crawler_read") as url, open_archive(url) as e:
+        yield e
 
 
 @pytest.fixture

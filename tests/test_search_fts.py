@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,8 +13,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from crawler.cli import cli
 from crawler.storage import queries as q
@@ -24,6 +20,7 @@ from crawler.storage import search as s
 from crawler.storage.db import Engines, open_archive
 
 from .archive_factory import T0, ArchiveFactory, Msg
+from .helpers import throwaway_postgres
 
 
 def _corpus() -> list[Msg]:
@@ -55,23 +52,9 @@ async def engines(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             await _fill(e)
             yield e
         return
-    admin_url = os.environ.get("TEST_PG_URL")
-    if not admin_url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("TEST_PG_URL is not set on CI")
-        pytest.skip("TEST_PG_URL not set")
-    name = f"crawler_fts_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        async with open_archive(make_url(admin_url).set(database=name).render_as_string(hide_password=False)) as e:
-            await _fill(e)
-            yield e
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
+    async with throwaway_postgres("crawler_fts") as url, open_archive(url) as e:
+        await _fill(e)
+        yield e
 
 
 async def senders(engines: Engines, query: str, **kw: object) -> list[str]:
@@ -162,17 +145,7 @@ async def test_postgres_round_trip_and_no_drift() -> None:
 
     from crawler.storage.db import alembic_config, create_engines
 
-    admin_url = os.environ.get("TEST_PG_URL")
-    if not admin_url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("TEST_PG_URL is not set on CI")
-        pytest.skip("TEST_PG_URL not set")
-    name = f"crawler_chk_{uuid.uuid4().hex[:12]}"
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    async with throwaway_postgres("crawler_chk") as url:
         for revision in ("head", "base", "head", "check"):
             engines = create_engines(url)
             try:
@@ -192,7 +165,3 @@ async def test_postgres_round_trip_and_no_drift() -> None:
                     await conn.commit()
             finally:
                 await engines.dispose()
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()

@@ -200,3 +200,11 @@ def access_kind(tree: LexborHTMLParser) -> PageKind | None:
     ):
         return PageKind.CHALLENGED
     return None
+
+
+def is_sign_in(tree: LexborHTMLParser) -> bool:
+    """A page whose job is to log in: a form with a password field (SITE.md §3, "the sign-in
+    form"). Only asked about pages that carry none of the content that was requested (a
+    login wall that *redirects* to /sign-in instead of showing its marker text), so a
+    login box in a page's header never turns a real page into a gated one."""
+    return tree.css_first('form input[type="password" i]') is not None

@@ -37,6 +37,7 @@ from crawler.sites.html import (
     absolute_url,
     access_kind,
     cell_text,
+    is_sign_in,
     pagination,
     parse_document,
     squash,
@@ -168,6 +169,8 @@ def _parse_home(body: bytes, url: str, status: int) -> HomePage:
         return HomePage(kind=PageKind.OK, generation=generation, countries=countries)
     if has_container:  # the legacy country columns are there, just without entries
         return HomePage(kind=PageKind.EMPTY, generation=Generation.LEGACY)
+    if is_sign_in(tree):  # the login wall as a redirect to the sign-in page
+        return HomePage(kind=PageKind.GATED, generation=Generation.NONE)
     raise _unreadable(url, status, "no country links (.column.fields li a, a[href^='/country/'])")
 
 
@@ -265,6 +268,8 @@ def _parse_country(body: bytes, url: str, status: int) -> CountryPage:
         return CountryPage(
             kind=PageKind.EMPTY, generation=empty_generation, pagination=paging, skipped=skipped
         )
+    if is_sign_in(tree):  # the login wall as a redirect to the sign-in page
+        return CountryPage(kind=PageKind.GATED, generation=Generation.NONE)
     if status == 404:
         return CountryPage(kind=PageKind.GONE, generation=Generation.NONE)
     raise _unreadable(
@@ -429,6 +434,8 @@ def _parse_inbox(
     if access is not None:
         return InboxPage(kind=access, generation=Generation.NONE, number=number)
     if table is None:
+        if is_sign_in(tree):  # the login wall as a redirect to the sign-in page
+            return InboxPage(kind=PageKind.GATED, generation=Generation.NONE, number=number)
         if status == 404:
             return InboxPage(kind=PageKind.GONE, generation=Generation.NONE)
         raise _unreadable(

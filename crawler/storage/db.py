@@ -21,7 +21,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -127,28 +127,43 @@ def _head() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
+MIGRATION_LOCK = 7_206_113_401  # the same key as migrations/env.py
+
+
 async def migrate_to_head(engines: Engines) -> bool:
     """Upgrade to the newest schema; returns True when something was applied.
 
-    Runs inside our event loop by handing alembic a live connection (STACK.md §3.1).
+    Runs inside our event loop by handing alembic a live connection (STACK.md §3.1). On
+    PostgreSQL the "already at head?" check and the upgrade happen under one advisory
+    lock, so daemons starting together neither race nor see a half-migrated schema.
     """
     head = _head()
+    pg = engines.dialect == "postgresql"
     try:
         async with engines.writer.connect() as conn:
-            current = await conn.run_sync(
-                lambda sync: MigrationContext.configure(sync).get_current_heads()
-            )
-            if head is not None and tuple(current) == (head,):
-                return False
-            cfg = alembic_config(engines.url)
+            if pg:
+                await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
+                await conn.commit()
+            try:
+                current = await conn.run_sync(
+                    lambda sync: MigrationContext.configure(sync).get_current_heads()
+                )
+                if head is not None and tuple(current) == (head,):
+                    return False
+                cfg = alembic_config(engines.url)
 
-            def _upgrade(sync: Connection) -> None:
-                cfg.attributes["connection"] = sync
-                command.upgrade(cfg, "head")
+                def _upgrade(sync: Connection) -> None:
+                    cfg.attributes["connection"] = sync
+                    command.upgrade(cfg, "head")
 
-            await conn.run_sync(_upgrade)
-            await conn.commit()
-            return True
+                await conn.run_sync(_upgrade)
+                await conn.commit()
+                return True
+            finally:
+                if pg:
+                    await conn.rollback()
+                    await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
+                    await conn.commit()
     except (OperationalError, DBAPIError, OSError, sqlite3.Error) as exc:
         raise DatabaseError(describe_db_error(engines.url, exc)) from exc
 
