@@ -52,12 +52,18 @@ class CrawlReport:
     retries: int = 0
     unavailable: dict[str, list[str]] = field(default_factory=lambda: {"gated": [], "challenged": [], "gone": []})
     errors: list[str] = field(default_factory=list)
-    ok_listing_pages: int = 0
+    ok_listing_pages: int = 0  # country listing pages that were real pages
+    home_ok: bool = False
+    site_countries: list[str] = field(default_factory=list)  # slugs the home page lists
+    missing_countries: list[str] = field(default_factory=list)  # asked for, but not listed
 
     @property
     def readable(self) -> bool:
         """Did the pass read anything real at all? (exit status 3 when not, CONTRACT §2)"""
-        return self.ok_listing_pages > 0 or self.walk.ok_pages > 0
+        if self.ok_listing_pages > 0 or self.walk.ok_pages > 0:
+            return True
+        # A site that lists no country at all was still read (there is just nothing to do).
+        return self.home_ok and not self.site_countries and not self.missing_countries
 
     @property
     def gated_pages(self) -> int:
@@ -127,12 +133,14 @@ async def read_countries(
     if home.kind in (PageKind.GATED, PageKind.CHALLENGED, PageKind.GONE):
         report.unavailable[home.kind.value].append(url)
         return []
-    report.ok_listing_pages += 1
+    report.home_ok = True
     countries = [CountryIn(c.slug, c.name, c.calling_code, c.url, c.flag_url) for c in home.countries]
+    report.site_countries = [c.slug for c in countries]
     ids = await archive.upsert_countries(engines, countries, datetime.now(UTC))
     wanted = list(only or config.site.countries) or [c.slug for c in countries]
     for slug in wanted:
         if slug not in ids:
+            report.missing_countries.append(slug)
             report.errors.append(f"country {slug!r} is not on the site's home page")
     chosen = [(s, ids[s]) for s in wanted if s in ids]
     report.countries = len(chosen)

@@ -185,7 +185,7 @@ class Daemon:
         try:
             if countries_only:
                 await read_countries(engines, fetcher, self.config, report)
-                status = "ok" if report.ok_listing_pages else "unreadable"
+                status = "ok" if report.home_ok else "unreadable"
             else:
                 chosen = await archive.listed_countries(engines, self.config.site.countries)
                 if not chosen:  # first start: the countries job may not have finished yet

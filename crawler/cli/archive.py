@@ -12,7 +12,7 @@ import click
 from crawler.cli import AppContext, pass_app, run_async
 from crawler.config import Config
 from crawler.crawl import CrawlReport, crawl_pass
-from crawler.errors import SiteUnreadableError
+from crawler.errors import CrawlerError, SiteUnreadableError
 from crawler.storage.db import create_engines, migrate_to_head, open_archive
 
 
@@ -147,6 +147,11 @@ def crawl_command(
         config = app_config_with_base(config, base_url)
     report = run_crawl(config, countries, progress=progress)
     click.echo(format_summary(report))
+    if report.missing_countries and report.home_ok and report.countries == 0:
+        listed = ", ".join(report.site_countries) or "none"
+        raise CrawlerError(
+            f"country {', '.join(report.missing_countries)} is not on the site's home page; it lists: {listed}"
+        )
     if not report.readable:
         raise _unreadable(report)
 

@@ -229,19 +229,40 @@ async def mark_unlisted_gone(engines: Engines, country_id: int, listed: Iterable
         return len(gone)
 
 
+# What the walker needs to know about an inbox, read the same way wherever inboxes are picked.
+INBOX_COLUMNS = (
+    Number.id,
+    Number.number,
+    Country.slug,
+    Number.inbox_url,
+    Number.walk_complete,
+    Number.message_count,
+    Number.top_seq,
+    Number.status,
+    Number.history_truncated,
+    Number.failures,
+)
+
+
+def inbox_state(r: Any) -> InboxState:
+    """An InboxState from a row selected with INBOX_COLUMNS (joined to countries)."""
+    return InboxState(
+        id=r.id,
+        number=r.number,
+        country_slug=r.slug,
+        inbox_url=r.inbox_url,
+        walk_complete=r.walk_complete,
+        message_count=r.message_count,
+        top_seq=r.top_seq,
+        status=r.status,
+        complete_history=not r.history_truncated,
+        failures=r.failures,
+    )
+
+
 async def inboxes(engines: Engines, country_ids: Sequence[int], *, include_gone: bool = False) -> list[InboxState]:
     stmt = (
-        select(
-            Number.id,
-            Number.number,
-            Country.slug,
-            Number.inbox_url,
-            Number.walk_complete,
-            Number.message_count,
-            Number.top_seq,
-            Number.status,
-            Number.history_truncated,
-        )
+        select(*INBOX_COLUMNS)
         .join(Country, Country.id == Number.country_id)
         .where(Number.country_id.in_(list(country_ids)))
         .order_by(Number.id)
@@ -249,21 +270,7 @@ async def inboxes(engines: Engines, country_ids: Sequence[int], *, include_gone:
     if not include_gone:
         stmt = stmt.where(Number.status != "gone")
     async with engines.reader.connect() as conn:
-        result = await conn.execute(stmt)
-        return [
-            InboxState(
-                id=r.id,
-                number=r.number,
-                country_slug=r.slug,
-                inbox_url=r.inbox_url,
-                walk_complete=r.walk_complete,
-                message_count=r.message_count,
-                top_seq=r.top_seq,
-                status=r.status,
-                complete_history=not r.history_truncated,
-            )
-            for r in result.all()
-        ]
+        return [inbox_state(r) for r in (await conn.execute(stmt)).all()]
 
 
 async def newest_rows(engines: Engines, number_id: int, limit: int) -> list[StoredRow]:

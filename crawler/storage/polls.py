@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, literal, or_, select, update
 
-from crawler.storage.archive import InboxState
+from crawler.storage.archive import INBOX_COLUMNS, InboxState, inbox_state
 from crawler.storage.db import Engines
 from crawler.storage.models import Country, CrawlRun, Message, Number
 from crawler.storage.types import UtcDateTime
@@ -71,36 +71,9 @@ async def claim_due(engines: Engines, owner: str, now: datetime, limit: int, lea
             update(Number).where(Number.id.in_(ids)).values(lease_owner=owner, lease_until=lease_end(engines, now, lease))
         )
         rows = await conn.execute(
-            select(
-                Number.id,
-                Number.number,
-                Country.slug,
-                Number.inbox_url,
-                Number.walk_complete,
-                Number.message_count,
-                Number.top_seq,
-                Number.status,
-                Number.history_truncated,
-                Number.failures,
-            )
-            .join(Country, Country.id == Number.country_id)
-            .where(Number.id.in_(ids))
+            select(*INBOX_COLUMNS).join(Country, Country.id == Number.country_id).where(Number.id.in_(ids))
         )
-        by_id = {
-            r.id: InboxState(
-                id=r.id,
-                number=r.number,
-                country_slug=r.slug,
-                inbox_url=r.inbox_url,
-                walk_complete=r.walk_complete,
-                message_count=r.message_count,
-                top_seq=r.top_seq,
-                status=r.status,
-                complete_history=not r.history_truncated,
-                failures=r.failures,
-            )
-            for r in rows.all()
-        }
+        by_id = {r.id: inbox_state(r) for r in rows.all()}
         return [by_id[i] for i in ids if i in by_id]
 
 
