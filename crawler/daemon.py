@@ -239,7 +239,15 @@ class Daemon:
                 getter.cancel()
                 return
             stopper.cancel()
-            await self._poll(getter.result())
+            inbox = getter.result()
+            try:
+                await self._poll(inbox)
+            except Exception:
+                # A database hiccup (locked, disk full, connection lost) must not silently
+                # shrink the worker pool: log it, pause, and take the next inbox. The
+                # inbox's lease expires and it is polled again.
+                log.exception("polling inbox %s failed; continuing", inbox.number)
+                await asyncio.sleep(5)
 
     async def _poll(self, inbox: InboxState) -> None:
         assert self._engines is not None and self._walker is not None

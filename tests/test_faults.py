@@ -76,6 +76,7 @@ def faults_hit(sim: Simulator) -> dict[str, int]:
 # --------------------------------------------------------------------------- transport faults
 
 
+@pytest.mark.slow
 async def test_429_storm_with_retry_after_is_obeyed(small: Simulator, tmp_path: Path) -> None:
     small.set_faults(rate_429=0.3, retry_after=1)
     started = time.monotonic()
@@ -354,6 +355,7 @@ async def test_database_locked_for_a_while_the_crawl_waits(small: Simulator, tmp
     assert_archive_equals_truth(db, small.truth())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("when", ["before", "mid-crawl"])
 async def test_database_locked_too_long_is_one_clear_error(small: Simulator, tmp_path: Path, when: str) -> None:
     db = tmp_path / "a.db"
@@ -386,6 +388,7 @@ async def test_database_locked_too_long_is_one_clear_error(small: Simulator, tmp
     assert_archive_equals_truth(db, small.truth())
 
 
+@pytest.mark.slow
 async def test_disk_full_is_one_clear_error_and_the_next_pass_recovers(small: Simulator, tmp_path: Path) -> None:
     db = tmp_path / "a.db"
     async with open_archive(f"sqlite+aiosqlite:///{db}"):

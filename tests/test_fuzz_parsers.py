@@ -18,9 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crawler.sim import SimOptions, Simulator
-from crawler.sim import render
-from crawler.sites.base import PageKind
+from crawler.sim import SimOptions, Simulator, render
+from crawler.sites.base import CountryPage, HomePage, InboxPage, PageKind
 from crawler.sites.smstome import LayoutError, parse_country, parse_home, parse_inbox
 
 BASE = "https://smstome.com"
@@ -88,16 +87,17 @@ def mutate(data: st.DataObject, doc: bytes) -> bytes:
 
 
 def check(kind: str, url: str, body: bytes, status: int) -> None:
+    page: HomePage | CountryPage | InboxPage
     try:
         if kind == "home":
             page = parse_home(body, url, status=status)
         elif kind == "country":
-            page = parse_country(body, url, status=status)
-            for n in page.numbers:
+            page = listing = parse_country(body, url, status=status)
+            for n in listing.numbers:
                 assert n.number.isdigit() and 7 <= len(n.number) <= 15
         else:
-            page = parse_inbox(body, url, FETCHED, status=status)
-            for m in page.messages:
+            page = inbox = parse_inbox(body, url, FETCHED, status=status)
+            for m in inbox.messages:
                 assert "\x00" not in m.sender + m.body + m.received_text
     except LayoutError as exc:
         assert not exc.internal, f"parser bug on mutated input: {exc}"

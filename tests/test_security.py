@@ -277,9 +277,9 @@ def test_daemon_lock_file_is_private(tmp_path: Path) -> None:
     assert mode == 0o600, oct(mode)
 
 
-def test_exports_and_database_follow_the_umask(tmp_path: Path) -> None:
-    """Exports and the SQLite file are created with the user's umask (0644 under 022): an
-    operator who wants the archive private sets `umask 077` for the service, see the report."""
+def test_exports_follow_the_umask_and_a_new_database_is_private(tmp_path: Path) -> None:
+    """Exports are created with the user's umask (they are meant to be shared); a new
+    SQLite archive, which holds strangers' messages, is created 0600 whatever the umask."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"
 
     async def build() -> None:
@@ -296,4 +296,4 @@ def test_exports_and_database_follow_the_umask(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert stat.S_IMODE(os.stat(tmp_path / "x.csv").st_mode) == 0o640
-    assert stat.S_IMODE(os.stat(tmp_path / "a.db").st_mode) == 0o640
+    assert stat.S_IMODE(os.stat(tmp_path / "a.db").st_mode) == 0o600

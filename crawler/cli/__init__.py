@@ -43,6 +43,16 @@ class AppContext:
 pass_app = click.make_pass_decorator(AppContext)
 
 
+def check_number(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Click callback for NUMBER values: refuse a non-number before the archive is opened
+    (or created), so bad input writes nothing. The value itself is passed on unchanged."""
+    if value is not None:
+        from crawler.storage.queries import parse_number
+
+        parse_number(value)  # NumberFormatError: one "Error: ..." line from main()
+    return value
+
+
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Run one core coroutine to completion (uvloop when installed: faster event loop)."""
     try:

@@ -141,6 +141,11 @@ def crawl_command(
     Example: crawler crawl --country finland --base-url http://127.0.0.1:8080
     """
     config = app.config
+    if countries:
+        from crawler.config import config_from_mapping
+
+        # Slugs are checked like site.countries, before the archive is opened or created.
+        config_from_mapping({"site": {"countries": list(countries)}}, "--country")
     if max_pages is not None:
         config = config.replace(crawl=dataclasses.replace(config.crawl, max_pages=max_pages))
     if base_url is not None:

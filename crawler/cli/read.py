@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from crawler.cli import AppContext, pass_app, run_async
+from crawler.cli import AppContext, check_number, pass_app, run_async
 from crawler.export import FORMATS, iso, json_line, safe_filename, write_rows
 from crawler.storage import queries as q
 from crawler.storage.db import Engines, open_archive
@@ -141,7 +141,7 @@ def numbers_command(app: AppContext, country: str | None, as_json: bool) -> None
 
 
 @click.command("messages")
-@click.argument("number")
+@click.argument("number", callback=check_number)
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True, help="Page to show (10 messages each).")
 @json_option
 @pass_app
@@ -204,7 +204,7 @@ class TimeType(_TimeBase):
 
 @click.command("search")
 @click.argument("query")
-@click.option("--number", metavar="NUMBER", help="Only this number's messages.")
+@click.option("--number", metavar="NUMBER", callback=check_number, help="Only this number's messages.")
 @click.option("--sender", metavar="S", help="Only senders containing S (case-insensitive).")
 @click.option("--service", metavar="NAME", help="Only messages from this service (e.g. Google; case-insensitive).")
 @click.option("--has-code", is_flag=True, help="Only messages that carry a one-time code.")
@@ -266,7 +266,7 @@ async def _export_to(path: Path, rows: Any, fmt: str, raw: bool) -> int:
 
 
 @click.command("export")
-@click.argument("number", required=False)
+@click.argument("number", required=False, callback=check_number)
 @click.option("-o", "--output", metavar="FILE", help="File to write ('-' or none: stdout); a directory with --all.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True, help="csv or JSON Lines.")
 @click.option("--since", type=TimeType(), help="Only messages received at or after T (ISO date/time, UTC if no zone).")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from crawler.cli import AppContext, pass_app, run_async
+from crawler.cli import AppContext, check_number, pass_app, run_async
 from crawler.cli.read import clean, echo_json, shown_time
 from crawler.export import iso
 from crawler.storage.db import open_archive
@@ -12,7 +12,7 @@ from crawler.wait import Arrival, Match, wait_for
 
 
 @click.command("wait")
-@click.argument("number")
+@click.argument("number", callback=check_number)
 @click.option("--sender", metavar="S", help="Only messages whose sender contains S (case-insensitive).")
 @click.option("--contains", metavar="TEXT", help="Only messages whose text contains TEXT (case-insensitive).")
 @click.option("--timeout", "seconds", type=click.FloatRange(min=0, min_open=True), default=300.0, show_default=True, metavar="SECONDS", help="Give up (exit 1) after this long.")

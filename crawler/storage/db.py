@@ -30,7 +30,9 @@ from crawler.config import mask_url
 from crawler.errors import DatabaseError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
-BUSY_TIMEOUT_MS = 30_000
+# How long a writer waits for another process's lock before "database is locked".
+# An environment knob for operators (and tests) who want a failure sooner.
+BUSY_TIMEOUT_MS = int(os.environ.get("CRAWLER_SQLITE_BUSY_TIMEOUT_MS", "30000"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,13 @@ def create_engines(url: str) -> Engines:
                     f"database file {path} is not writable (database.url = {shown}); "
                     "check its permissions or choose another path with --database"
                 )
+            if not path.exists():
+                # The archive holds strangers' messages: readable by its owner only. SQLite
+                # gives the -wal and -shm files the permissions of the database file.
+                try:
+                    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+                except OSError as exc:
+                    raise DatabaseError(f"cannot create database file {path}: {exc.strerror}") from None
         writer = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=120)
         reader = create_async_engine(url, pool_size=5, max_overflow=5)
         _install_sqlite_hooks(writer, immediate=True)
@@ -190,6 +199,10 @@ async def open_archive(url: str) -> AsyncIterator[Engines]:
     engines = create_engines(url)
     try:
         await migrate_to_head(engines)
-        yield engines
+        try:
+            yield engines
+        except DBAPIError as exc:
+            # Locked, disk full, connection lost...: one actionable line, not a traceback.
+            raise DatabaseError(describe_db_error(url, exc)) from exc
     finally:
         await engines.dispose()
