@@ -24,6 +24,7 @@ from crawler.inbox import (
     InboxWalker,
     PageUnavailable,
     WalkStats,
+    raise_if_exhausted,
 )
 from crawler.sites.base import CountryPage, HomePage, PageKind
 from crawler.sites.smstome import LayoutError, country_url, home_url, parse_country, parse_home
@@ -85,7 +86,11 @@ async def _read_page(fetcher: Fetcher, url: str, parse: Callable[..., _Page]) ->
     """Fetch and parse the home page or a listing page; a challenge is retried after a pause."""
     for attempt in range(CHALLENGE_RETRIES + 1):
         resp = await fetcher.get(url)
-        page = parse(resp.body, url, status=resp.status)
+        try:
+            page = parse(resp.body, url, status=resp.status)
+        except LayoutError:
+            raise_if_exhausted(resp)
+            raise
         if page.kind is PageKind.CHALLENGED and attempt < CHALLENGE_RETRIES:
             await asyncio.sleep(CHALLENGE_PAUSE * (2**attempt))
             continue

@@ -135,10 +135,78 @@ def _shape(run: str) -> str | None:
     return None
 
 
-def _keywords(text: str) -> tuple[list[int], list[int]]:
+# Speed (the archive extracts every stored message): `re` cannot skip ahead on a big
+# alternation that opens with a lookbehind, so it tries every alternative at every
+# position. Instead a case-sensitive literal "locator" on the lower-cased text, which
+# `re` scans in C, finds every position where a match can start (a superset), and the
+# exact pattern is tried only there. Same matches as `pattern.finditer(text)`: a
+# pattern match always starts on a locator hit (or, for the "...code" words, on the
+# start of the letter run holding the hit).
+_KW_LOCATE = re.compile(
+    r"cod|c[oó]dig|kod|otp|pin|passwor|kennwort|mot de passe|contrase|senha|clave|sandi"
+    r"|[şs]ifre|parol|v[eé]rif|confirm|conferma|best[äa]tigung|do[ğg]rulama|onay|authenti"
+    r"|autenti|2fa|one|log|sign|m[ãa] |x[áa]c |m[ậa]t kh|код|парол|подтвер|підтвер|κωδικ"
+    r"|קוד|סיסמ|رمز|الرمز|كود|تحقق|التحقق|کد|كلمة المرور|รหัส|कोड|ओटीपी|सत्यापन|पासवर्ड"
+    r"|কোড|コード|認証|暗証|パスワード|ワンタイム|인증|코드|비밀번호|验证码|驗證碼|校验码"
+    r"|校驗碼|动态码|動態碼|验证|驗證|确认码|確認碼|密码|密碼|认证|登录"
+)
+_NEG_LOCATE = re.compile(
+    r"order|track|shipment|parcel|invoice|ref|ticket|booking|account|acct|a/c|ending|ends"
+    r"|bal|amount|total|paid|charged|price|cost|fee|call|phone|tel|mobile|contact|stop"
+    r"|reply|text|dial|ext|id|user|member|customer|client|case|claim|policy|loan|card"
+    r"|serial|imei|pnr|flight|room|seat|gate|version|build|no\.|nr|n°|№|заказ|сч[её]т|карт"
+    r"|баланс|сумм|pedido|orden|saldo|cuenta|tarjeta|cart[ãa]o|conta|bestellung|konto|karte"
+    r"|commande|compte|carte|solde|sipari[şs]|bakiye|hesap|kart|đơn hàng|số dư|tài khoản"
+    r"|pesanan|rekening|طلب|رصيد|حساب|订单|訂單|余额|餘額|账户|帳戶|尾号|尾號|注文|残高|주문"
+    r"|잔액|계좌"
+)
+# Characters that `re.IGNORECASE` folds differently from str.lower() (İ also changes
+# the length); text holding any of them takes the plain `finditer` path.
+_FOLD_ODD = re.compile("[ıſµͅιϐϵϑϰϖϱςϕẛﬅﬆ]")
+
+
+def _letter(c: str) -> bool:
+    return c.isalnum() and not c.isdecimal()  # what the patterns spell [^\W\d_]
+
+
+def _located(
+    pattern: re.Pattern[str], locate: re.Pattern[str], text: str, low: str | None, run_start: str = ""
+) -> list[re.Match[str]]:
+    """`list(pattern.finditer(text))`, trying `pattern` only where `locate` hits `low`."""
+    if low is None:
+        return list(pattern.finditer(text))
+    tries: set[int] = set()
+    q = 0
+    while (hit := locate.search(low, q)) is not None:
+        p = hit.start()
+        tries.add(p)
+        if run_start and low.startswith(run_start, p):
+            r = p
+            while r and _letter(text[r - 1]):
+                r -= 1
+            tries.add(r)
+        q = p + 1
+    found: list[re.Match[str]] = []
+    pos = 0
+    for p in sorted(tries):
+        if p >= pos and (m := pattern.match(text, p)) is not None:
+            found.append(m)
+            pos = m.end()
+    return found
+
+
+def _lower(text: str) -> str | None:
+    """`text` lower-cased position for position, or None where that is not exact."""
+    low = text.lower()
+    if len(low) != len(text) or (not low.isascii() and _FOLD_ODD.search(low)):
+        return None
+    return low
+
+
+def _keywords(text: str, low: str | None) -> tuple[list[int], list[int]]:
     starts: list[int] = []
     ends: list[int] = []
-    for m in _KEYWORD.finditer(text):
+    for m in _located(_KEYWORD, _KW_LOCATE, text, low, "cod"):
         cw = m.group("cw")
         if cw is not None and (
             cw.lower() in _NOT_CODE_WORDS
@@ -184,11 +252,14 @@ def _link_cost(gap: str, extra: int) -> int:
 
 def _extract(body: str, sender: str) -> str | None:
     text = _normalise(body[:20_000])  # real SMS are < 2 KB; bound the work on junk
-    kw_starts, kw_ends = _keywords(text)
-    google = [m.end() for m in _GOOGLE_PREFIX.finditer(text)]
+    if _HAS_DIGIT.search(text) is None:
+        return None  # every candidate (and "G-123456") holds a digit
+    low = _lower(text)
+    kw_starts, kw_ends = _keywords(text, low)
+    google = [m.end() for m in _GOOGLE_PREFIX.finditer(text)] if "G-" in text else []
     if not kw_ends and not google:
         return None  # no code keyword anywhere: an archive prefers a miss to a guess
-    neg_ends = [m.end() for m in _NEGATIVE.finditer(text)]
+    neg_ends = [m.end() for m in _located(_NEGATIVE, _NEG_LOCATE, text, low)]
     sender_digits = "".join(c for c in _normalise(sender) if c in "0123456789") or "-"
     cands: list[tuple[int, int, str, bool]] = []
     for m in _DIGIT_RUN.finditer(text):

@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from crawler import align
-from crawler.fetcher import Fetcher, Response
+from crawler.errors import FetchError
+from crawler.fetcher import RETRY_STATUSES, Fetcher, Response
 from crawler.sites.base import InboxPage, PageKind, ParsedMessage
+from crawler.sites.smstome import LayoutError, parse_inbox
 from crawler.sites.smstome import page_url as with_page
-from crawler.sites.smstome import parse_inbox
 from crawler.storage import archive
 from crawler.storage.archive import InboxState, Narrowing, NewMessage, StoredRow
 from crawler.storage.db import Engines
@@ -57,6 +58,15 @@ _trace: contextvars.ContextVar[WalkTrace] = contextvars.ContextVar("walk_trace")
 
 def current_walk() -> WalkTrace:
     return _trace.get(None) or WalkTrace()
+
+
+def raise_if_exhausted(resp: Response) -> None:
+    """A 429/5xx that outlived every retry is a fetch failure, not an unknown layout.
+
+    (A challenge page served with 403/503 is recognised by the parser before this.)
+    """
+    if resp.status in RETRY_STATUSES:
+        raise FetchError(resp.url, f"the site answered HTTP {resp.status} after {resp.attempts} attempts")
 
 
 class PageUnavailable(Exception):
@@ -126,7 +136,13 @@ class InboxWalker:
             if trace is not None:
                 trace.pages += 1
                 trace.site_time = resp.fetched_at
-            parsed = parse_inbox(resp.body, target, resp.fetched_at, status=resp.status, resolution=SITE_CLOCK_RESOLUTION)
+            try:
+                parsed = parse_inbox(
+                    resp.body, target, resp.fetched_at, status=resp.status, resolution=SITE_CLOCK_RESOLUTION
+                )
+            except LayoutError:
+                raise_if_exhausted(resp)
+                raise
             if parsed.kind is PageKind.CHALLENGED and attempt < CHALLENGE_RETRIES:
                 self.stats.challenged += 1
                 await asyncio.sleep(CHALLENGE_PAUSE * (2**attempt) * random.uniform(0.5, 1.0))
