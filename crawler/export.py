@@ -27,7 +27,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from crawler.storage.queries import HistoryRow
+from crawler.storage.queries import HistoryRow, HistoryRows
 
 HEADER = (
     "number", "country", "from", "received_at", "received_at_min", "received_at_max",
@@ -115,6 +115,23 @@ async def write_csv(
     writer = csv.writer(buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     writer.writerow(HEADER)
     count = 0
+    if isinstance(rows, HistoryRows):
+        # Fast path: rows come as cells, times already text; the csv module writes a
+        # whole batch in C. Surrogates are replaced in the finished text (U+FFFD needs
+        # no quoting and starts no formula, so this equals replacing per cell).
+        start = _FORMULA_START
+        async for batch, hot in rows.cell_batches():
+            if not raw:
+                for i in hot:
+                    batch[i] = tuple(c if c is None or not c.startswith(start) else neutralise(c) for c in batch[i])
+            writer.writerows(batch)
+            count += len(batch)
+            text = buf.getvalue()
+            sink.write(_replace_surrogates(text) if _SURROGATE.search(text) else text)
+            buf.seek(0)
+            buf.truncate()
+        sink.flush()
+        return count
     async for row in _rows(rows):
         cells = ["" if v is None else _replace_surrogates(v) for v in row_values(row)]
         writer.writerow(cells if raw else [neutralise(c) for c in cells])
@@ -133,6 +150,12 @@ async def write_jsonl(rows: AsyncIterable[HistoryRow] | Iterable[HistoryRow], ou
     sink = _Sink(out)
     chunk: list[str] = []
     count = 0
+    if isinstance(rows, HistoryRows):
+        async for batch, _ in rows.cell_batches():
+            sink.write("".join(json_line(dict(zip(HEADER, cells, strict=True))) + "\n" for cells in batch))
+            count += len(batch)
+        sink.flush()
+        return count
     async for row in _rows(rows):
         chunk.append(json_line(dict(zip(HEADER, row_values(row), strict=True))) + "\n")
         count += 1

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
+from functools import lru_cache
 
 __all__ = ["detect_service", "extract_code"]
 
@@ -69,10 +70,11 @@ _NEGATIVE = re.compile(
     re.IGNORECASE,
 )
 # Digit runs joined by single spaces/hyphens; the shape decides later whether it is a code.
-_DIGIT_RUN = re.compile(r"(?<![A-Za-z0-9])\d+(?:[ -]\d+)*(?![A-Za-z0-9])")
-_ALNUM = re.compile(
-    r"(?<![A-Za-z0-9])(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*\d)[A-Z0-9]{4,10}(?![A-Za-z0-9])"
-)
+# Both open with a character class and check the left neighbour after it: a pattern
+# that opens with a lookbehind makes `re` try every position instead of scanning in C.
+_DIGIT_RUN = re.compile(r"\d(?<![A-Za-z0-9]\d)\d*(?:[ -]\d+)*(?![A-Za-z0-9])")
+# A whole run of 4-10 capitals and digits; `_alnum_runs` keeps those holding both.
+_ALNUM = re.compile(r"[A-Z0-9](?<![A-Za-z0-9][A-Z0-9])[A-Z0-9]{3,9}(?![A-Za-z0-9])")
 _LETTER_RUN = re.compile(r"[A-Z]{4}")
 _SPACED_SINGLE = re.compile(r"\d(?: \d){3,7}")
 _PAIR = re.compile(r"(\d{3,4})[ -](\d{3,4})|(\d{2,4})-(\d{2,4})")
@@ -137,28 +139,43 @@ def _shape(run: str) -> str | None:
 
 # Speed (the archive extracts every stored message): `re` cannot skip ahead on a big
 # alternation that opens with a lookbehind, so it tries every alternative at every
-# position. Instead a case-sensitive literal "locator" on the lower-cased text, which
-# `re` scans in C, finds every position where a match can start (a superset), and the
-# exact pattern is tried only there. Same matches as `pattern.finditer(text)`: a
-# pattern match always starts on a locator hit (or, for the "...code" words, on the
-# start of the letter run holding the hit).
-_KW_LOCATE = re.compile(
-    r"cod|c[oó]dig|kod|otp|pin|passwor|kennwort|mot de passe|contrase|senha|clave|sandi"
-    r"|[şs]ifre|parol|v[eé]rif|confirm|conferma|best[äa]tigung|do[ğg]rulama|onay|authenti"
-    r"|autenti|2fa|one|log|sign|m[ãa] |x[áa]c |m[ậa]t kh|код|парол|подтвер|підтвер|κωδικ"
-    r"|קוד|סיסמ|رمز|الرمز|كود|تحقق|التحقق|کد|كلمة المرور|รหัส|कोड|ओटीपी|सत्यापन|पासवर्ड"
+# position. Instead cheap case-sensitive "locators" on the lower-cased text find every
+# position where a match can start (a superset) and the exact pattern is tried only
+# there, which gives the same matches as `pattern.finditer(text)`. A locator that
+# opens with `[\W\d_]` (run on " " + lower) stops only where a word may start, which
+# `re` finds with a C-level character-set scan; its hit `h` means a match at h.start().
+def _at_word(alternatives: str, before: str = r"[\W\d_]") -> re.Pattern[str]:
+    """`[\\W\\d_](?:a|b|...)` with the alternatives grouped by their first character, so
+    `re` compares a few first characters per stop instead of entering every branch."""
+    groups: dict[str, list[str]] = {}
+    for alt in alternatives.split("|"):
+        groups.setdefault(alt[0], []).append(alt[1:])
+    body = "|".join(f"{re.escape(c)}(?:{'|'.join(rest)})" for c, rest in groups.items())
+    return re.compile(rf"{before}(?:{body})")
+
+
+_KW_AT_WORD = _at_word(
+    "c[oó]dig|cod|kod|otp|pin|passwor|kennwort|mot de passe|contrase|senha"
+    "|clave|sandi|şifre|sifre|parol|v[eé]rif|confirm|conferma|best[äa]tigung|do[ğg]rulama"
+    "|onay|authenti|autenti|2fa|one|log|sign|m[ãa] |x[áa]c |m[ậa]t kh|код|парол|подтвер"
+    "|підтвер|κωδικ|קוד|סיסמ"
+)
+_KW_ANYWHERE = re.compile(
+    r"رمز|الرمز|كود|تحقق|التحقق|کد|كلمة المرور|รหัส|कोड|ओटीपी|सत्यापन|पासवर्ड"
     r"|কোড|コード|認証|暗証|パスワード|ワンタイム|인증|코드|비밀번호|验证码|驗證碼|校验码"
     r"|校驗碼|动态码|動態碼|验证|驗證|确认码|確認碼|密码|密碼|认证|登录"
 )
-_NEG_LOCATE = re.compile(
-    r"order|track|shipment|parcel|invoice|ref|ticket|booking|account|acct|a/c|ending|ends"
-    r"|bal|amount|total|paid|charged|price|cost|fee|call|phone|tel|mobile|contact|stop"
-    r"|reply|text|dial|ext|id|user|member|customer|client|case|claim|policy|loan|card"
-    r"|serial|imei|pnr|flight|room|seat|gate|version|build|no\.|nr|n°|№|заказ|сч[её]т|карт"
-    r"|баланс|сумм|pedido|orden|saldo|cuenta|tarjeta|cart[ãa]o|conta|bestellung|konto|karte"
-    r"|commande|compte|carte|solde|sipari[şs]|bakiye|hesap|kart|đơn hàng|số dư|tài khoản"
-    r"|pesanan|rekening|طلب|رصيد|حساب|订单|訂單|余额|餘額|账户|帳戶|尾号|尾號|注文|残高|주문"
-    r"|잔액|계좌"
+_NEG_AT_WORD = _at_word(
+    "order|track|shipment|parcel|invoice|ref|ticket|booking|account|acct|a/c"
+    "|ending|ends|bal|amount|total|paid|charged|price|cost|fee|call|phone|tel|mobile"
+    "|contact|stop|reply|text|dial|ext|id|user|member|customer|client|case|claim|policy"
+    "|loan|card|serial|imei|pnr|flight|room|seat|gate|version|build|no\\.|nr|n°|№|заказ"
+    "|сч[её]т|карт|баланс|сумм|pedido|orden|saldo|cuenta|tarjeta|cart[ãa]o|conta"
+    "|bestellung|konto|karte|commande|compte|carte|solde|sipari[şs]|bakiye|hesap|kart"
+    "|đơn hàng|số dư|tài khoản|pesanan|rekening|طلب|رصيد|حساب"
+)
+_NEG_ANYWHERE = re.compile(
+    r"订单|訂單|余额|餘額|账户|帳戶|尾号|尾號|注文|残高|주문|잔액|계좌"
 )
 # Characters that `re.IGNORECASE` folds differently from str.lower() (İ also changes
 # the length); text holding any of them takes the plain `finditer` path.
@@ -169,28 +186,49 @@ def _letter(c: str) -> bool:
     return c.isalnum() and not c.isdecimal()  # what the patterns spell [^\W\d_]
 
 
+def _starts(tries: set[int], locate: re.Pattern[str], text: str) -> None:
+    q = 0
+    while (hit := locate.search(text, q)) is not None:
+        tries.add(hit.start())
+        q = hit.start() + 1
+
+
 def _located(
-    pattern: re.Pattern[str], locate: re.Pattern[str], text: str, low: str | None, run_start: str = ""
+    pattern: re.Pattern[str],
+    at_word: re.Pattern[str],
+    anywhere: re.Pattern[str],
+    text: str,
+    low: str | None,
+    in_word: str = "",
+    *,
+    first: bool = False,
 ) -> list[re.Match[str]]:
-    """`list(pattern.finditer(text))`, trying `pattern` only where `locate` hits `low`."""
+    """`list(pattern.finditer(text))`, trying `pattern` only where a locator hits `low`.
+
+    `in_word`: a literal that may also sit inside a match's word (the "...code" words):
+    where it occurs, the word's start is tried too.
+    """
     if low is None:
         return list(pattern.finditer(text))
     tries: set[int] = set()
-    q = 0
-    while (hit := locate.search(low, q)) is not None:
-        p = hit.start()
-        tries.add(p)
-        if run_start and low.startswith(run_start, p):
+    _starts(tries, at_word, " " + low)
+    if not low.isascii():  # every `anywhere` literal holds a non-ASCII character
+        _starts(tries, anywhere, low)
+    if in_word:
+        q = 0
+        while (p := low.find(in_word, q)) >= 0:
             r = p
             while r and _letter(text[r - 1]):
                 r -= 1
             tries.add(r)
-        q = p + 1
+            q = p + 1
     found: list[re.Match[str]] = []
     pos = 0
     for p in sorted(tries):
         if p >= pos and (m := pattern.match(text, p)) is not None:
             found.append(m)
+            if first:
+                break
             pos = m.end()
     return found
 
@@ -206,7 +244,7 @@ def _lower(text: str) -> str | None:
 def _keywords(text: str, low: str | None) -> tuple[list[int], list[int]]:
     starts: list[int] = []
     ends: list[int] = []
-    for m in _located(_KEYWORD, _KW_LOCATE, text, low, "cod"):
+    for m in _located(_KEYWORD, _KW_AT_WORD, _KW_ANYWHERE, text, low, "code"):
         cw = m.group("cw")
         if cw is not None and (
             cw.lower() in _NOT_CODE_WORDS
@@ -259,7 +297,7 @@ def _extract(body: str, sender: str) -> str | None:
     google = [m.end() for m in _GOOGLE_PREFIX.finditer(text)] if "G-" in text else []
     if not kw_ends and not google:
         return None  # no code keyword anywhere: an archive prefers a miss to a guess
-    neg_ends = [m.end() for m in _located(_NEGATIVE, _NEG_LOCATE, text, low)]
+    neg_ends = [m.end() for m in _located(_NEGATIVE, _NEG_AT_WORD, _NEG_ANYWHERE, text, low)]
     sender_digits = "".join(c for c in _normalise(sender) if c in "0123456789") or "-"
     cands: list[tuple[int, int, str, bool]] = []
     for m in _DIGIT_RUN.finditer(text):
@@ -268,9 +306,9 @@ def _extract(body: str, sender: str) -> str | None:
             cands.append((m.start(), m.end(), value, False))
     # Random alphanumeric codes rarely hold 4+ letters in a row; WELCOME10, SAVE20 do.
     cands += [
-        (m.start(), m.end(), m.group(), True)
+        (m.start(), m.end(), g, True)
         for m in _ALNUM.finditer(text)
-        if not _LETTER_RUN.search(m.group())
+        if not (g := m.group()).isdigit() and not g.isalpha() and not _LETTER_RUN.search(g)
     ]
     best: tuple[int, int, str] | None = None
     for s, e, value, alnum in cands:
@@ -353,7 +391,16 @@ def _alias_regex(aliases: list[str], flags: int) -> re.Pattern[str]:
 
 
 _ALL = [a for aliases in _SERVICES.values() for a in aliases if not a.startswith("@")]
-_ANY_CASE = _alias_regex([a for a in _ALL if a.islower() or not a.isascii()], re.IGNORECASE)
+_ANY_CASE_ALIASES = [a for a in _ALL if a.islower() or not a.isascii()]
+_ANY_CASE = _alias_regex(_ANY_CASE_ALIASES, re.IGNORECASE)
+# Locators for _ANY_CASE (see _located): spaced aliases after a non-alphanumeric, glued
+# ones anywhere.
+_ANY_CASE_AT_WORD = _at_word(
+    "|".join(re.escape(a.lower()) for a in _ANY_CASE_ALIASES if max(map(ord, a)) < 0x590), r"[\W_]"
+)
+_ANY_CASE_ANYWHERE = re.compile(
+    "|".join(re.escape(a.lower()) for a in _ANY_CASE_ALIASES if max(map(ord, a)) >= 0x590)
+)
 _EXACT = _alias_regex(
     [v for a in _ALL if a.isascii() and not a.islower() for v in (a, a.upper())], 0
 )
@@ -372,11 +419,12 @@ _MASK = re.compile(r"^([a-z0-9]{4,}?)x{2,}$")  # inboxes mask senders: "FACEBXXX
 def detect_service(sender: str, body: str) -> str | None:
     """Canonical name of the service that sent the message, else None."""
     try:
-        return _from_sender(sender) or _from_body(body)
+        return _from_sender(sender[:200]) or _from_body(body)  # [:200]: a bounded cache key
     except Exception:  # defensive: never break the archive on odd input
         return None
 
 
+@lru_cache(maxsize=4096)  # pure, and inboxes see the same few senders again and again
 def _from_sender(sender: str) -> str | None:
     raw = _DLT_HEADER.sub("", unicodedata.normalize("NFKC", sender[:200]).strip())
     key = re.sub(r"[\W_]+", "", raw).lower()
@@ -406,7 +454,13 @@ def _from_body(body: str) -> str | None:
     if m:
         return "Google" if m.group(1) == "G" else "Facebook"
     exact_hit = next((h for h in _EXACT.finditer(text) if not _plain_word(text, h)), None)
-    hits = [h for h in (_ANY_CASE.search(text), exact_hit) if h is not None]
+    low = _lower(text)
+    any_case = (
+        _ANY_CASE.search(text)
+        if low is None
+        else next(iter(_located(_ANY_CASE, _ANY_CASE_AT_WORD, _ANY_CASE_ANYWHERE, text, low, first=True)), None)
+    )
+    hits = [h for h in (any_case, exact_hit) if h is not None]
     if not hits:
         return None
     first = min(hits, key=lambda h: h.start())

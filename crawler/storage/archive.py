@@ -1,16 +1,21 @@
 """The crawler's write path: countries, numbers, walked inbox rows, crawl runs.
 
 Every write goes through `Engines.writer` (on SQLite one connection whose transactions
-start with BEGIN IMMEDIATE, STACK.md §2.3), in short transactions. The inbox walk is
-stored in ONE transaction per walk: new rows, narrowed intervals and the inbox's state
-together, so a crash leaves either the whole walk or none of it (CONTRACT §5).
+start with BEGIN IMMEDIATE, STACK.md §2.3), in short transactions. An inbox walk is
+stored in one transaction: new rows, narrowed intervals and the inbox's state together,
+so a crash leaves either the whole walk or none of it (CONTRACT §5). Walks that finish
+while another is being written are group-committed: the next writer stores all of them
+in ONE transaction (each still fenced on its own top_seq/lease, see `store_walk`), which
+cuts the writer's BEGIN/COMMIT round trips to a fraction under a concurrent crawl.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import weakref
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -339,28 +344,114 @@ async def store_walk(
     lease expired while it walked must not write over the one that took the inbox over.
     """
     # Row building (hashes, codes) happens before the write lock is taken, not under it.
-    values = message_values(inbox, new_rows, polled_at, gap=gap) if new_rows else []
+    job = _WalkJob(
+        inbox_id=inbox.id,
+        params={"w_id": inbox.id, "w_top": inbox.top_seq, "w_new_top": inbox.top_seq + len(new_rows),
+                "w_added": len(new_rows), "w_polled": polled_at, "w_owner": lease_owner},
+        update=_walk_update(bool(new_rows), truncated or gap, lease_owner is not None),
+        values=message_values(inbox, new_rows, polled_at, gap=gap) if new_rows else [],
+        narrow=[
+            {"n_id": n.message_id, "n_min": n.earliest, "n_max": n.latest, "n_mid": midpoint(n.earliest, n.latest)}
+            for n in narrowings
+        ],
+        added=len(new_rows),
+        future=asyncio.get_running_loop().create_future(),
+    )  # fmt: skip
+    committer = _committer(engines)
+    committer.pending.append(job)
+    # Group commit: whoever holds the lock writes every walk that is ready by then in ONE
+    # transaction; the others find their result already set when their turn comes.
+    async with committer.lock:
+        if not job.future.done():
+            batch, committer.pending = committer.pending, []
+            await _commit(engines, committer, batch, job)
+    return job.future.result()
+
+
+@dataclass(slots=True)
+class _WalkJob:
+    inbox_id: int
+    params: dict[str, Any]
+    update: Any
+    values: list[dict[str, Any]]
+    narrow: list[dict[str, Any]]
+    added: int
+    future: asyncio.Future[int]
+
+
+@dataclass(slots=True)
+class _Committer:
+    loop: asyncio.AbstractEventLoop
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pending: list[_WalkJob] = field(default_factory=list)
+
+
+_COMMITTERS: weakref.WeakKeyDictionary[Any, _Committer] = weakref.WeakKeyDictionary()
+
+
+def _committer(engines: Engines) -> _Committer:
+    """The group committer of this writer engine in the running event loop."""
+    loop = asyncio.get_running_loop()
+    committer = _COMMITTERS.get(engines.writer.sync_engine)
+    if committer is None or committer.loop is not loop:
+        committer = _COMMITTERS[engines.writer.sync_engine] = _Committer(loop)
+    return committer
+
+
+async def _commit(engines: Engines, committer: _Committer, batch: list[_WalkJob], own: _WalkJob) -> None:
+    """Write `batch` in one transaction and set each walk's result.
+
+    Each walk keeps its own semantics: its fenced UPDATE decides whether its rows go in
+    (-1 = stale, nothing of it written), and walks are applied in arrival order, so of
+    two walks of one inbox only the first can pass its fence. One transaction for the
+    batch keeps every walk all-or-nothing. If the batch fails, each walk is retried
+    alone so one bad walk cannot sink the others.
+    """
+    try:
+        results = await _write_walks(engines, batch)
+    except asyncio.CancelledError:
+        # The writing walk was cancelled: the others go back in the queue, untouched.
+        committer.pending[:0] = [j for j in batch if j is not own and not j.future.done()]
+        raise
+    except Exception as exc:
+        if len(batch) == 1:
+            own.future.set_exception(exc)
+            return
+        for job in batch:
+            try:
+                (result,) = await _write_walks(engines, [job])
+            except asyncio.CancelledError:
+                committer.pending[:0] = [j for j in batch if j is not own and not j.future.done()]
+                raise
+            except Exception as one_exc:  # noqa: BLE001 - handed to the walk it belongs to
+                job.future.set_exception(one_exc)
+            else:
+                job.future.set_result(result)
+        return
+    for job, result in zip(batch, results, strict=True):
+        job.future.set_result(result)
+
+
+async def _write_walks(engines: Engines, batch: Sequence[_WalkJob]) -> list[int]:
+    results: list[int] = []
+    rows: list[dict[str, Any]] = []
+    narrow: list[dict[str, Any]] = []
     async with engines.writer.begin() as conn:
-        # The inbox row is updated only if its top_seq is still what the walk started
-        # from (a fenced write instead of a re-read: one statement fewer per walk).
-        fenced = await conn.execute(
-            _walk_update(bool(new_rows), truncated or gap, lease_owner is not None),
-            {"w_id": inbox.id, "w_top": inbox.top_seq, "w_new_top": inbox.top_seq + len(new_rows),
-             "w_added": len(new_rows), "w_polled": polled_at, "w_owner": lease_owner},
-        )  # fmt: skip
-        if fenced.rowcount != 1:
-            return -1  # nothing was written; the (empty) transaction just ends
-        if values:
-            await insert_messages(conn, engines.dialect, values)
-        if narrowings:
-            await conn.execute(
-                _NARROW,
-                [
-                    {"n_id": n.message_id, "n_min": n.earliest, "n_max": n.latest, "n_mid": midpoint(n.earliest, n.latest)}
-                    for n in narrowings
-                ],
-            )  # one executemany, not one UPDATE per row
-        return len(new_rows)
+        for job in batch:
+            # The inbox row is updated only if its top_seq is still what the walk started
+            # from (a fenced write instead of a re-read).
+            fenced = await conn.execute(job.update, job.params)
+            if fenced.rowcount != 1:
+                results.append(-1)  # stale: nothing of this walk is written
+                continue
+            rows += job.values
+            narrow += job.narrow
+            results.append(job.added)
+        if rows:
+            await insert_messages(conn, engines.dialect, rows)  # one executemany per batch
+        if narrow:
+            await conn.execute(_NARROW, narrow)  # one executemany, not one UPDATE per row
+    return results
 
 
 _TIME = Message.__table__.c.received_at.type

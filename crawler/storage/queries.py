@@ -11,19 +11,27 @@ compare casefolded text; `ÄRZTE` then finds `ärzte` on both backends (PostgreS
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crawler.errors import CountryLookupError, NumberFormatError, NumberLookupError
 from crawler.storage.db import Engines
 from crawler.storage.models import Country, Message, Number
+from crawler.storage.types import to_iso
 
 PAGE_SIZE = 10  # the site's (and its API's) inbox page size
 HISTORY_BATCH = 1000
@@ -307,42 +315,208 @@ async def search(
     return await search_messages(engines, query, filters, limit=limit, offset=offset)
 
 
-async def iter_history(
+def iter_history(
     engines: Engines,
     number_id: int,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> AsyncIterator[HistoryRow]:
+) -> HistoryRows:
     """An inbox's messages oldest first (seq ASC), `since <= received_at <= until`.
 
     Keyset pagination in batches of HISTORY_BATCH: memory stays constant and no
     connection or read transaction is held between batches, so an abandoned iterator
     leaks nothing and a long export never pins an old WAL snapshot. With since/until,
     messages whose time is unknown (NULL) are left out: they cannot be placed.
+
+    Iterate it for `HistoryRow`s; the exporters read `cell_batches()` instead.
     """
-    stmt = (
-        select(
-            Message.seq, Number.number, Country.slug, Message.sender, Message.received_at,
+    return HistoryRows(engines, number_id, since, until)
+
+
+_TIME_COLUMNS = (Message.received_at, Message.received_at_min, Message.received_at_max, Message.first_seen_at)
+
+
+def iso_cell(value: datetime | None) -> str | None:
+    """ISO-8601 UTC as exported (`...T12:00:00+00:00`, microseconds only when non-zero)."""
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def _iso_from_stored(text: str | None) -> str | None:
+    """`iso_cell` of a time as SQLite stores it, without building a datetime for the
+    canonical form (`2026-06-01T12:00:00.000000+00:00`)."""
+    if text is None:
+        return None
+    if len(text) == 32 and text[19] == "." and text.endswith("+00:00"):
+        return text[:19] + "+00:00" if text[20:26] == "000000" else text
+    return iso_cell(datetime.fromisoformat(text))
+
+
+# The export's SQLite query (see `HistoryRows.cell_batches`): each stored time made
+# export-ready by SQLite where it has the canonical form (`...:00.000000+00:00` ->
+# `...:00+00:00`); then `ok` = 1 when all four times had that form, and `hot` = 1 when a
+# text cell may start with a formula character (the times never do: they start with a
+# digit). Written out in full: no SQL text here is built from values.
+_SQLITE_HISTORY = (
+    "SELECT messages.seq, numbers.number, countries.slug, messages.sender, (CASE WHEN "
+    "(length(messages.received_at) = 32 AND substr(messages.received_at, 20, 1) = '.' AND"
+    " substr(messages.received_at, 27) = '+00:00') AND substr(messages.received_at, 21, "
+    "6) = '000000' THEN substr(messages.received_at, 1, 19) || '+00:00' ELSE "
+    "messages.received_at END), (CASE WHEN (length(messages.received_at_min) = 32 AND "
+    "substr(messages.received_at_min, 20, 1) = '.' AND substr(messages.received_at_min, "
+    "27) = '+00:00') AND substr(messages.received_at_min, 21, 6) = '000000' THEN "
+    "substr(messages.received_at_min, 1, 19) || '+00:00' ELSE messages.received_at_min "
+    "END), (CASE WHEN (length(messages.received_at_max) = 32 AND "
+    "substr(messages.received_at_max, 20, 1) = '.' AND substr(messages.received_at_max, "
+    "27) = '+00:00') AND substr(messages.received_at_max, 21, 6) = '000000' THEN "
+    "substr(messages.received_at_max, 1, 19) || '+00:00' ELSE messages.received_at_max "
+    "END), messages.received_text, messages.body, (CASE WHEN "
+    "(length(messages.first_seen_at) = 32 AND substr(messages.first_seen_at, 20, 1) = '.'"
+    " AND substr(messages.first_seen_at, 27) = '+00:00') AND "
+    "substr(messages.first_seen_at, 21, 6) = '000000' THEN substr(messages.first_seen_at,"
+    " 1, 19) || '+00:00' ELSE messages.first_seen_at END), messages.code, "
+    "messages.service, ((messages.received_at IS NULL OR (length(messages.received_at) = "
+    "32 AND substr(messages.received_at, 20, 1) = '.' AND substr(messages.received_at, "
+    "27) = '+00:00')) AND (messages.received_at_min IS NULL OR "
+    "(length(messages.received_at_min) = 32 AND substr(messages.received_at_min, 20, 1) ="
+    " '.' AND substr(messages.received_at_min, 27) = '+00:00')) AND "
+    "(messages.received_at_max IS NULL OR (length(messages.received_at_max) = 32 AND "
+    "substr(messages.received_at_max, 20, 1) = '.' AND substr(messages.received_at_max, "
+    "27) = '+00:00')) AND (messages.first_seen_at IS NULL OR "
+    "(length(messages.first_seen_at) = 32 AND substr(messages.first_seen_at, 20, 1) = '.'"
+    " AND substr(messages.first_seen_at, 27) = '+00:00'))), (substr(numbers.number, 1, 1)"
+    " IN ('=', '+', '-', '@', char(9), char(13)) OR substr(countries.slug, 1, 1) IN ('=',"
+    " '+', '-', '@', char(9), char(13)) OR substr(messages.sender, 1, 1) IN ('=', '+', "
+    "'-', '@', char(9), char(13)) OR substr(messages.received_text, 1, 1) IN ('=', '+', "
+    "'-', '@', char(9), char(13)) OR substr(messages.body, 1, 1) IN ('=', '+', '-', '@', "
+    "char(9), char(13)) OR substr(messages.code, 1, 1) IN ('=', '+', '-', '@', char(9), "
+    "char(13)) OR substr(messages.service, 1, 1) IN ('=', '+', '-', '@', char(9), "
+    "char(13))) FROM messages JOIN numbers ON numbers.id = messages.number_id JOIN "
+    "countries ON countries.id = numbers.country_id"
+)
+
+
+class HistoryRows:
+    """`iter_history`'s result: an async iterator of HistoryRow, plus the export's fast
+    path `cell_batches()` (rows as export cells, times as text, no object per row)."""
+
+    def __init__(self, engines: Engines, number_id: int, since: datetime | None, until: datetime | None) -> None:
+        self._engines = engines
+        self._number_id = number_id
+        self._since = since
+        self._until = until
+        self._iter: AsyncIterator[HistoryRow] | None = None
+
+    def __aiter__(self) -> HistoryRows:
+        return self
+
+    async def __anext__(self) -> HistoryRow:
+        if self._iter is None:
+            self._iter = self._rows()
+        return await self._iter.__anext__()
+
+    async def aclose(self) -> None:
+        if self._iter is not None:
+            await self._iter.aclose()  # type: ignore[attr-defined]
+
+    async def _rows(self) -> AsyncIterator[HistoryRow]:
+        columns = (
+            Number.number, Country.slug, Message.sender, Message.received_at,
             Message.received_at_min, Message.received_at_max, Message.received_text,
             Message.body, Message.first_seen_at, Message.code, Message.service,
         )  # fmt: skip
-        .join(Number, Number.id == Message.number_id)
-        .join(Country, Country.id == Number.country_id)
-        .where(Message.number_id == number_id)
-        .order_by(Message.seq)
-        .limit(HISTORY_BATCH)
-    )
-    if since is not None:
-        stmt = stmt.where(Message.received_at >= since)
-    if until is not None:
-        stmt = stmt.where(Message.received_at <= until)
-    last_seq: int | None = None
-    while True:
-        batch_stmt = stmt if last_seq is None else stmt.where(Message.seq > last_seq)
-        async with engines.reader.connect() as conn:
-            rows: Sequence[Any] = (await conn.execute(batch_stmt)).all()
-        for row in rows:
-            yield HistoryRow(*row[1:])
-        if len(rows) < HISTORY_BATCH:
+        async for rows in self._batches(columns):
+            for row in rows:
+                yield HistoryRow(*row[1:])
+
+    async def cell_batches(self) -> AsyncIterator[tuple[list[tuple[str | None, ...]], list[int]]]:
+        """Batches of (rows as the export's cells in HEADER order with times as ISO text,
+        indexes of the rows that may hold a cell starting with a formula character)."""
+        if self._engines.dialect != "sqlite":
+            columns = (
+                Number.number, Country.slug, Message.sender, *_TIME_COLUMNS[:3], Message.received_text,
+                Message.body, _TIME_COLUMNS[3], Message.code, Message.service,
+            )  # fmt: skip
+            async for rows in self._batches(columns):
+                fix = iso_cell
+                cells: list[tuple[str | None, ...]] = [
+                    (n, c, s, fix(t1), fix(t2), fix(t3), text, body, fix(t4), code, svc)
+                    for _, n, c, s, t1, t2, t3, text, body, t4, code, svc in rows
+                ]
+                yield cells, list(range(len(cells)))
             return
-        last_seq = rows[-1][0]
+        # SQLite: the stored ISO text, made export-ready by SQLite itself (on the reader's
+        # thread) where it has the canonical form; `ok` = 1 when all four times had it, so
+        # no datetime is built per row. `hot` flags rows whose text cells may need
+        # neutralising (the times never do: they start with a digit).
+        async for rows in self._sqlite_batches():
+            cells = [
+                row[1:12] if row[12] else
+                (row[1], row[2], row[3], *map(_iso_from_stored, row[4:7]), row[7], row[8],
+                 _iso_from_stored(row[9]), row[10], row[11])
+                for row in rows
+            ]  # fmt: skip
+            yield cells, [i for i, row in enumerate(rows) if row[13]]
+
+    async def _sqlite_batches(self) -> AsyncIterator[Sequence[Any]]:
+        """`_batches` of the export's SQLite query, read through the driver: the same
+        keyset pages without SQLAlchemy's per-row result objects."""
+        where = ["messages.number_id = ?"]
+        params: list[Any] = [self._number_id]
+        if self._since is not None:
+            where.append("messages.received_at >= ?")
+            params.append(to_iso(self._since))
+        if self._until is not None:
+            where.append("messages.received_at <= ?")
+            params.append(to_iso(self._until))
+        order = " ORDER BY messages.seq LIMIT ?"
+        first = _SQLITE_HISTORY + " WHERE " + " AND ".join(where) + order
+        more = _SQLITE_HISTORY + " WHERE " + " AND ".join([*where, "messages.seq > ?"]) + order
+
+        async def fetch(sql: str, args: list[Any]) -> Sequence[Any]:
+            async with self._engines.reader.connect() as conn:
+                raw = await conn.get_raw_connection()
+                return list(await raw.driver_connection.execute_fetchall(sql, args))  # type: ignore[union-attr]
+
+        task: asyncio.Task[Sequence[Any]] | None = asyncio.ensure_future(fetch(first, [*params, HISTORY_BATCH]))
+        try:
+            while task is not None:
+                rows = await task
+                task = None
+                if len(rows) >= HISTORY_BATCH:
+                    task = asyncio.ensure_future(fetch(more, [*params, rows[-1][0], HISTORY_BATCH]))
+                yield rows
+        finally:
+            if task is not None:
+                task.cancel()
+
+    async def _batches(self, columns: tuple[Any, ...]) -> AsyncIterator[Sequence[Any]]:
+        stmt = (
+            select(Message.seq, *columns)
+            .join(Number, Number.id == Message.number_id)
+            .join(Country, Country.id == Number.country_id)
+            .where(Message.number_id == self._number_id)
+            .order_by(Message.seq)
+            .limit(HISTORY_BATCH)
+        )
+        if self._since is not None:
+            stmt = stmt.where(Message.received_at >= self._since)
+        if self._until is not None:
+            stmt = stmt.where(Message.received_at <= self._until)
+
+        async def fetch(batch_stmt: Any) -> Sequence[Any]:
+            async with self._engines.reader.connect() as conn:
+                return (await conn.execute(batch_stmt)).all()
+
+        # The next batch is read (on the reader's thread) while the caller handles this
+        # one; each read still takes and returns its own connection.
+        task: asyncio.Task[Sequence[Any]] | None = asyncio.ensure_future(fetch(stmt))
+        try:
+            while task is not None:
+                rows = await task
+                task = None
+                if len(rows) >= HISTORY_BATCH:
+                    task = asyncio.ensure_future(fetch(stmt.where(Message.seq > rows[-1][0])))
+                yield rows
+        finally:
+            if task is not None:
+                task.cancel()  # abandoned midway: the read in flight is dropped

@@ -1,0 +1,47 @@
+"""Group commit in archive.store_walk: walks ready together share one transaction, yet
+each keeps its own fence (stale walks write nothing; one inbox never gets two walks)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from crawler.storage import archive
+from crawler.storage.archive import CountryIn, NewMessage, NumberIn
+from crawler.storage.db import open_archive
+
+
+async def test_concurrent_walks_batch_and_keep_their_fences(tmp_path: Path) -> None:
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    async with open_archive(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}") as engines:
+        ids = await archive.upsert_countries(engines, [CountryIn("fi", "Finland", "358", "http://x/c/fi", None)], t0)
+        numbers = [NumberIn(f"35870090{i:04d}", i, f"http://x/i/{i}", None, None) for i in range(12)]
+        await archive.upsert_numbers(engines, ids["fi"], numbers, t0)
+        inboxes = await archive.inboxes(engines, [ids["fi"]])
+        rows = [NewMessage("A", f"code {i}", "1 min ago", t0, t0 - timedelta(minutes=2), t0) for i in range(4)]
+        batches = 0
+        original = archive._write_walks
+
+        async def counting(engines_: object, batch: list[object]) -> list[int]:
+            nonlocal batches
+            batches += 1
+            return await original(engines_, batch)  # type: ignore[arg-type]
+
+        archive._write_walks = counting  # type: ignore[assignment]
+        try:
+            # Every inbox walked twice from the same state, all at once.
+            walks = [
+                archive.store_walk(engines, inbox, rows, [], polled_at=t0, gap=False, truncated=False)
+                for inbox in inboxes
+                for _ in range(2)
+            ]
+            results = await asyncio.gather(*walks)
+        finally:
+            archive._write_walks = original  # type: ignore[assignment]
+        assert batches < len(walks)  # shared transactions
+        for i in range(len(inboxes)):
+            assert sorted(results[2 * i : 2 * i + 2]) == [-1, 4]  # exactly one walk per inbox
+        assert await archive.message_total(engines) == 4 * len(inboxes)
+        for inbox in await archive.inboxes(engines, [ids["fi"]]):
+            assert (inbox.top_seq, inbox.message_count) == (4, 4)
