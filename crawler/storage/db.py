@@ -29,7 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from crawler.config import mask_url
 from crawler.errors import DatabaseError
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
+def _migrations_dir() -> Path:
+    """`migrations/` of a checkout (editable install), else the copy shipped in the package."""
+    package = Path(__file__).resolve().parent.parent
+    checkout = package.parent / "migrations"
+    return checkout if (checkout / "env.py").is_file() else package / "_migrations"
+
+
+MIGRATIONS_DIR = _migrations_dir()
 # How long a writer waits for another process's lock before "database is locked".
 # An environment knob for operators (and tests) who want a failure sooner.
 BUSY_TIMEOUT_MS = int(os.environ.get("CRAWLER_SQLITE_BUSY_TIMEOUT_MS", "30000"))

@@ -1,0 +1,522 @@
+"""Read-only queries over the archive, for the CLI readers, exports and the API.
+
+Everything reads through `Engines.reader` (on SQLite a separate pool that never blocks
+the writer under WAL). Every value is a bound parameter. Counts come from the `messages`
+table itself, not from the crawler's bookkeeping columns, so they are what an export gives.
+
+Case-insensitive search: SQLite's LIKE and lower() fold ASCII only, so on SQLite we
+register a `crawler_casefold()` SQL function (Python's str.casefold) on the connection and
+compare casefolded text; `ÄRZTE` then finds `ärzte` on both backends (PostgreSQL: lower()).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from crawler.errors import CountryLookupError, NumberFormatError, NumberLookupError
+from crawler.storage.db import Engines
+from crawler.storage.models import Country, Message, Number
+from crawler.storage.types import to_iso
+
+PAGE_SIZE = 10  # the site's (and its API's) inbox page size
+HISTORY_BATCH = 1000
+_CASEFOLD = "crawler_casefold"
+
+
+@dataclass(frozen=True, slots=True)
+class CountrySummary:
+    slug: str
+    name: str
+    calling_code: str | None
+    status: str
+    numbers: int
+    messages: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NumberSummary:
+    id: int  # numbers.id: one inbox (a number recycled by the site gets a second inbox)
+    number: str  # E.164 digits without '+'
+    sms_id: int
+    country: str  # slug
+    location: str | None
+    inbox_url: str
+    status: str
+    messages: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MessageItem:
+    seq: int
+    sender: str
+    body: str
+    received_at: datetime | None
+    received_at_min: datetime | None
+    received_at_max: datetime | None
+    received_text: str
+    first_seen_at: datetime
+    code: str | None
+    service: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    number: NumberSummary
+    items: list[MessageItem]
+    page: int
+    total_pages: int  # at least 1, so "page 1 of 1" holds for an empty inbox
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    number: str
+    country: str
+    message: MessageItem
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One exported message; field order is the export's column order."""
+
+    number: str
+    country: str
+    sender: str
+    received_at: datetime | None
+    received_at_min: datetime | None
+    received_at_max: datetime | None
+    received_text: str
+    body: str
+    first_seen_at: datetime
+    code: str | None
+    service: str | None
+
+
+def _message_count() -> Any:
+    return (
+        select(Message.number_id, func.count().label("n"))
+        .group_by(Message.number_id)
+        .subquery("message_counts")
+    )
+
+
+async def list_countries(engines: Engines) -> list[CountrySummary]:
+    """Every archived country with its number and message counts, by slug."""
+    counts = _message_count()
+    per_number = (
+        select(
+            Number.country_id,
+            func.count(Number.id).label("numbers"),
+            func.coalesce(func.sum(counts.c.n), 0).label("messages"),
+        )
+        .outerjoin(counts, counts.c.number_id == Number.id)
+        .group_by(Number.country_id)
+        .subquery("per_country")
+    )
+    stmt = (
+        select(
+            Country.slug, Country.name, Country.calling_code, Country.status,
+            func.coalesce(per_number.c.numbers, 0), func.coalesce(per_number.c.messages, 0),
+            Country.first_seen_at, Country.last_seen_at,
+        )  # fmt: skip
+        .outerjoin(per_number, per_number.c.country_id == Country.id)
+        .order_by(Country.slug)
+    )
+    async with engines.reader.connect() as conn:
+        rows = (await conn.execute(stmt)).all()
+    return [
+        CountrySummary(
+            slug=r[0], name=r[1], calling_code=r[2], status=r[3], numbers=int(r[4]),
+            messages=int(r[5]), first_seen_at=r[6], last_seen_at=r[7],
+        )  # fmt: skip
+        for r in rows
+    ]
+
+
+def _numbers_select() -> Select[Any]:
+    # A correlated count per inbox (served by the (number_id, seq) index): a GROUP BY over
+    # every message would cost ~50 ms per lookup on a million-row archive.
+    count = select(func.count()).where(Message.number_id == Number.id).correlate(Number).scalar_subquery()
+    return (
+        select(
+            Number.id,
+            Number.number,
+            Number.sms_id,
+            Country.slug,
+            Number.location,
+            Number.inbox_url,
+            Number.status,
+            count,
+            Number.first_seen_at,
+            Number.last_seen_at,
+        )
+        .join(Country, Country.id == Number.country_id)
+    )
+
+
+def _number(row: Any) -> NumberSummary:
+    return NumberSummary(
+        id=row[0], number=row[1], sms_id=row[2], country=row[3], location=row[4],
+        inbox_url=row[5], status=row[6], messages=int(row[7]),
+        first_seen_at=row[8], last_seen_at=row[9],
+    )  # fmt: skip
+
+
+async def list_numbers(engines: Engines, country: str | None = None) -> list[NumberSummary]:
+    """Every archived inbox (of one country slug if given), by country then number."""
+    stmt = _numbers_select().order_by(Country.slug, Number.number, Number.sms_id)
+    async with engines.reader.connect() as conn:
+        if country is not None:
+            found = await conn.execute(select(Country.id).where(Country.slug == country))
+            if found.first() is None:
+                known = (await conn.execute(select(Country.slug).order_by(Country.slug))).scalars()
+                raise CountryLookupError(country, list(known))
+            stmt = stmt.where(Country.slug == country)
+        return [_number(r) for r in (await conn.execute(stmt)).all()]
+
+
+def parse_number(text: str) -> str:
+    """E.164 digits of a NUMBER argument, or NumberFormatError naming the allowed forms."""
+    from crawler.sites.smstome import normalise_number  # the site module owns the rule
+
+    try:
+        return normalise_number(text)
+    except ValueError:
+        raise NumberFormatError(text) from None
+
+
+async def find_number(
+    engines: Engines, text: str, *, sms_id: int | None = None, country: str | None = None
+) -> NumberSummary:
+    """The archived inbox of a NUMBER; of several inboxes (recycled number) the latest seen.
+
+    `sms_id` / `country` (the API's parameters) narrow the choice.
+    """
+    digits = parse_number(text)
+    stmt = _numbers_select().where(Number.number == digits)
+    if sms_id is not None:
+        stmt = stmt.where(Number.sms_id == sms_id)
+    if country is not None:
+        stmt = stmt.where(Country.slug == country)
+    stmt = stmt.order_by(Number.last_seen_at.desc(), Number.id.desc()).limit(1)
+    async with engines.reader.connect() as conn:
+        row = (await conn.execute(stmt)).first()
+    if row is None:
+        raise NumberLookupError("+" + digits)
+    return _number(row)
+
+
+ITEM_COLUMNS = (
+    Message.seq, Message.sender, Message.body, Message.received_at, Message.received_at_min,
+    Message.received_at_max, Message.received_text, Message.first_seen_at, Message.code,
+    Message.service,
+)  # fmt: skip
+
+
+def item(row: Any) -> MessageItem:
+    return MessageItem(*row[: len(ITEM_COLUMNS)])
+
+
+async def messages_page(engines: Engines, number: NumberSummary, page: int = 1) -> MessagePage:
+    """Page `page` (1-based) of an inbox, newest first; past the end gives no items."""
+    if page < 1:
+        raise ValueError("page must be >= 1")
+    stmt = (
+        select(*ITEM_COLUMNS)
+        .where(Message.number_id == number.id)
+        .order_by(Message.seq.desc())
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    )
+    async with engines.reader.connect() as conn:
+        total = int(
+            (
+                await conn.execute(select(func.count()).where(Message.number_id == number.id))
+            ).scalar_one()
+        )
+        items = [item(r) for r in (await conn.execute(stmt)).all()]
+    total_pages = max(1, math.ceil(total / PAGE_SIZE))
+    return MessagePage(number=number, items=items, page=page, total_pages=total_pages, total=total)
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, with \\, % and _ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def register_casefold(sync_conn: Connection) -> None:
+    raw: Any = sync_conn.connection.dbapi_connection
+    raw.create_function(_CASEFOLD, 1, _casefold, deterministic=True)
+
+
+def _casefold(value: object) -> object:
+    return value.casefold() if isinstance(value, str) else value
+
+
+def contains(conn: AsyncConnection, column: Any, text: str) -> ColumnElement[bool]:
+    if conn.dialect.name == "sqlite":
+        folded = func.__getattr__(_CASEFOLD)(column)
+        return folded.like(literal(like_pattern(text.casefold())), escape="\\")
+    return func.lower(column).like(func.lower(literal(like_pattern(text))), escape="\\")
+
+
+async def search(
+    engines: Engines,
+    query: str,
+    *,
+    number: str | None = None,
+    sender: str | None = None,
+    service: str | None = None,
+    has_code: bool | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[SearchHit]:
+    """Messages whose sender or body contains `query` (case-insensitive), newest first.
+
+    `number` limits to that number's inboxes (NumberLookupError when not archived);
+    `sender` keeps messages whose sender contains it (case-insensitive too); `service`
+    is compared case-insensitively; `has_code` keeps messages with (True) or without
+    (False) a code; `since`/`until` bound received_at. The plan (full-text index or
+    scan) is `crawler.storage.search`'s business.
+    """
+    from crawler.storage.search import Filters, search_messages  # search imports us
+
+    number_ids: tuple[int, ...] | None = None
+    if number is not None:
+        digits = (await find_number(engines, number)).number
+        async with engines.reader.connect() as conn:
+            found = await conn.execute(select(Number.id).where(Number.number == digits))
+            number_ids = tuple(found.scalars())
+    filters = Filters(
+        number_ids=number_ids, sender=sender, service=service, has_code=has_code, since=since, until=until
+    )
+    return await search_messages(engines, query, filters, limit=limit, offset=offset)
+
+
+def iter_history(
+    engines: Engines,
+    number_id: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> HistoryRows:
+    """An inbox's messages oldest first (seq ASC), `since <= received_at <= until`.
+
+    Keyset pagination in batches of HISTORY_BATCH: memory stays constant and no
+    connection or read transaction is held between batches, so an abandoned iterator
+    leaks nothing and a long export never pins an old WAL snapshot. With since/until,
+    messages whose time is unknown (NULL) are left out: they cannot be placed.
+
+    Iterate it for `HistoryRow`s; the exporters read `cell_batches()` instead.
+    """
+    return HistoryRows(engines, number_id, since, until)
+
+
+_TIME_COLUMNS = (Message.received_at, Message.received_at_min, Message.received_at_max, Message.first_seen_at)
+
+
+def iso_cell(value: datetime | None) -> str | None:
+    """ISO-8601 UTC as exported (`...T12:00:00+00:00`, microseconds only when non-zero)."""
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def _iso_from_stored(text: str | None) -> str | None:
+    """`iso_cell` of a time as SQLite stores it, without building a datetime for the
+    canonical form (`2026-06-01T12:00:00.000000+00:00`)."""
+    if text is None:
+        return None
+    if len(text) == 32 and text[19] == "." and text.endswith("+00:00"):
+        return text[:19] + "+00:00" if text[20:26] == "000000" else text
+    return iso_cell(datetime.fromisoformat(text))
+
+
+# The export's SQLite query (see `HistoryRows.cell_batches`): each stored time made
+# export-ready by SQLite where it has the canonical form (`...:00.000000+00:00` ->
+# `...:00+00:00`); then `ok` = 1 when all four times had that form, and `hot` = 1 when a
+# text cell may start with a formula character (the times never do: they start with a
+# digit). Written out in full: no SQL text here is built from values.
+_SQLITE_HISTORY = (
+    "SELECT messages.seq, numbers.number, countries.slug, messages.sender, (CASE WHEN "
+    "(length(messages.received_at) = 32 AND substr(messages.received_at, 20, 1) = '.' AND"
+    " substr(messages.received_at, 27) = '+00:00') AND substr(messages.received_at, 21, "
+    "6) = '000000' THEN substr(messages.received_at, 1, 19) || '+00:00' ELSE "
+    "messages.received_at END), (CASE WHEN (length(messages.received_at_min) = 32 AND "
+    "substr(messages.received_at_min, 20, 1) = '.' AND substr(messages.received_at_min, "
+    "27) = '+00:00') AND substr(messages.received_at_min, 21, 6) = '000000' THEN "
+    "substr(messages.received_at_min, 1, 19) || '+00:00' ELSE messages.received_at_min "
+    "END), (CASE WHEN (length(messages.received_at_max) = 32 AND "
+    "substr(messages.received_at_max, 20, 1) = '.' AND substr(messages.received_at_max, "
+    "27) = '+00:00') AND substr(messages.received_at_max, 21, 6) = '000000' THEN "
+    "substr(messages.received_at_max, 1, 19) || '+00:00' ELSE messages.received_at_max "
+    "END), messages.received_text, messages.body, (CASE WHEN "
+    "(length(messages.first_seen_at) = 32 AND substr(messages.first_seen_at, 20, 1) = '.'"
+    " AND substr(messages.first_seen_at, 27) = '+00:00') AND "
+    "substr(messages.first_seen_at, 21, 6) = '000000' THEN substr(messages.first_seen_at,"
+    " 1, 19) || '+00:00' ELSE messages.first_seen_at END), messages.code, "
+    "messages.service, ((messages.received_at IS NULL OR (length(messages.received_at) = "
+    "32 AND substr(messages.received_at, 20, 1) = '.' AND substr(messages.received_at, "
+    "27) = '+00:00')) AND (messages.received_at_min IS NULL OR "
+    "(length(messages.received_at_min) = 32 AND substr(messages.received_at_min, 20, 1) ="
+    " '.' AND substr(messages.received_at_min, 27) = '+00:00')) AND "
+    "(messages.received_at_max IS NULL OR (length(messages.received_at_max) = 32 AND "
+    "substr(messages.received_at_max, 20, 1) = '.' AND substr(messages.received_at_max, "
+    "27) = '+00:00')) AND (messages.first_seen_at IS NULL OR "
+    "(length(messages.first_seen_at) = 32 AND substr(messages.first_seen_at, 20, 1) = '.'"
+    " AND substr(messages.first_seen_at, 27) = '+00:00'))), (substr(numbers.number, 1, 1)"
+    " IN ('=', '+', '-', '@', char(9), char(13)) OR substr(countries.slug, 1, 1) IN ('=',"
+    " '+', '-', '@', char(9), char(13)) OR substr(messages.sender, 1, 1) IN ('=', '+', "
+    "'-', '@', char(9), char(13)) OR substr(messages.received_text, 1, 1) IN ('=', '+', "
+    "'-', '@', char(9), char(13)) OR substr(messages.body, 1, 1) IN ('=', '+', '-', '@', "
+    "char(9), char(13)) OR substr(messages.code, 1, 1) IN ('=', '+', '-', '@', char(9), "
+    "char(13)) OR substr(messages.service, 1, 1) IN ('=', '+', '-', '@', char(9), "
+    "char(13))) FROM messages JOIN numbers ON numbers.id = messages.number_id JOIN "
+    "countries ON countries.id = numbers.country_id"
+)
+
+
+class HistoryRows:
+    """`iter_history`'s result: an async iterator of HistoryRow, plus the export's fast
+    path `cell_batches()` (rows as export cells, times as text, no object per row)."""
+
+    def __init__(self, engines: Engines, number_id: int, since: datetime | None, until: datetime | None) -> None:
+        self._engines = engines
+        self._number_id = number_id
+        self._since = since
+        self._until = until
+        self._iter: AsyncIterator[HistoryRow] | None = None
+
+    def __aiter__(self) -> HistoryRows:
+        return self
+
+    async def __anext__(self) -> HistoryRow:
+        if self._iter is None:
+            self._iter = self._rows()
+        return await self._iter.__anext__()
+
+    async def aclose(self) -> None:
+        if self._iter is not None:
+            await self._iter.aclose()  # type: ignore[attr-defined]
+
+    async def _rows(self) -> AsyncIterator[HistoryRow]:
+        columns = (
+            Number.number, Country.slug, Message.sender, Message.received_at,
+            Message.received_at_min, Message.received_at_max, Message.received_text,
+            Message.body, Message.first_seen_at, Message.code, Message.service,
+        )  # fmt: skip
+        async for rows in self._batches(columns):
+            for row in rows:
+                yield HistoryRow(*row[1:])
+
+    async def cell_batches(self) -> AsyncIterator[tuple[list[tuple[str | None, ...]], list[int]]]:
+        """Batches of (rows as the export's cells in HEADER order with times as ISO text,
+        indexes of the rows that may hold a cell starting with a formula character)."""
+        if self._engines.dialect != "sqlite":
+            columns = (
+                Number.number, Country.slug, Message.sender, *_TIME_COLUMNS[:3], Message.received_text,
+                Message.body, _TIME_COLUMNS[3], Message.code, Message.service,
+            )  # fmt: skip
+            async for rows in self._batches(columns):
+                fix = iso_cell
+                cells: list[tuple[str | None, ...]] = [
+                    (n, c, s, fix(t1), fix(t2), fix(t3), text, body, fix(t4), code, svc)
+                    for _, n, c, s, t1, t2, t3, text, body, t4, code, svc in rows
+                ]
+                yield cells, list(range(len(cells)))
+            return
+        # SQLite: the stored ISO text, made export-ready by SQLite itself (on the reader's
+        # thread) where it has the canonical form; `ok` = 1 when all four times had it, so
+        # no datetime is built per row. `hot` flags rows whose text cells may need
+        # neutralising (the times never do: they start with a digit).
+        async for rows in self._sqlite_batches():
+            cells = [
+                row[1:12] if row[12] else
+                (row[1], row[2], row[3], *map(_iso_from_stored, row[4:7]), row[7], row[8],
+                 _iso_from_stored(row[9]), row[10], row[11])
+                for row in rows
+            ]  # fmt: skip
+            yield cells, [i for i, row in enumerate(rows) if row[13]]
+
+    async def _sqlite_batches(self) -> AsyncIterator[Sequence[Any]]:
+        """`_batches` of the export's SQLite query, read through the driver: the same
+        keyset pages without SQLAlchemy's per-row result objects."""
+        where = ["messages.number_id = ?"]
+        params: list[Any] = [self._number_id]
+        if self._since is not None:
+            where.append("messages.received_at >= ?")
+            params.append(to_iso(self._since))
+        if self._until is not None:
+            where.append("messages.received_at <= ?")
+            params.append(to_iso(self._until))
+        order = " ORDER BY messages.seq LIMIT ?"
+        first = _SQLITE_HISTORY + " WHERE " + " AND ".join(where) + order
+        more = _SQLITE_HISTORY + " WHERE " + " AND ".join([*where, "messages.seq > ?"]) + order
+
+        async def fetch(sql: str, args: list[Any]) -> Sequence[Any]:
+            async with self._engines.reader.connect() as conn:
+                raw = await conn.get_raw_connection()
+                return list(await raw.driver_connection.execute_fetchall(sql, args))  # type: ignore[union-attr]
+
+        task: asyncio.Task[Sequence[Any]] | None = asyncio.ensure_future(fetch(first, [*params, HISTORY_BATCH]))
+        try:
+            while task is not None:
+                rows = await task
+                task = None
+                if len(rows) >= HISTORY_BATCH:
+                    task = asyncio.ensure_future(fetch(more, [*params, rows[-1][0], HISTORY_BATCH]))
+                yield rows
+        finally:
+            if task is not None:
+                task.cancel()
+
+    async def _batches(self, columns: tuple[Any, ...]) -> AsyncIterator[Sequence[Any]]:
+        stmt = (
+            select(Message.seq, *columns)
+            .join(Number, Number.id == Message.number_id)
+            .join(Country, Country.id == Number.country_id)
+            .where(Message.number_id == self._number_id)
+            .order_by(Message.seq)
+            .limit(HISTORY_BATCH)
+        )
+        if self._since is not None:
+            stmt = stmt.where(Message.received_at >= self._since)
+        if self._until is not None:
+            stmt = stmt.where(Message.received_at <= self._until)
+
+        async def fetch(batch_stmt: Any) -> Sequence[Any]:
+            async with self._engines.reader.connect() as conn:
+                return (await conn.execute(batch_stmt)).all()
+
+        # The next batch is read (on the reader's thread) while the caller handles this
+        # one; each read still takes and returns its own connection.
+        task: asyncio.Task[Sequence[Any]] | None = asyncio.ensure_future(fetch(stmt))
+        try:
+            while task is not None:
+                rows = await task
+                task = None
+                if len(rows) >= HISTORY_BATCH:
+                    task = asyncio.ensure_future(fetch(stmt.where(Message.seq > rows[-1][0])))
+                yield rows
+        finally:
+            if task is not None:
+                task.cancel()  # abandoned midway: the read in flight is dropped
