@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from crawler.config import mask_url
 from crawler.errors import DatabaseError
 
+
 def _migrations_dir() -> Path:
     """`migrations/` of a checkout (editable install), else the copy shipped in the package."""
     package = Path(__file__).resolve().parent.parent
