@@ -1,5 +1,0 @@
-"""`python -m crawler` is the same as the `crawler` console script."""
-
-from crawler.cli import main
-
-main()
