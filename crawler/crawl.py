@@ -18,14 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from crawler.config import Config
 from crawler.errors import DatabaseError, FetchError
 from crawler.fetcher import Fetcher
-from crawler.inbox import (
-    CHALLENGE_PAUSE,
-    CHALLENGE_RETRIES,
-    InboxWalker,
-    PageUnavailable,
-    WalkStats,
-    raise_if_exhausted,
-)
+from crawler.inbox import InboxWalker, WalkStats, poll_inbox, read_page
 from crawler.sites.base import CountryPage, HomePage, PageKind
 from crawler.sites.smstome import LayoutError, country_url, home_url, parse_country, parse_home
 from crawler.storage import archive
@@ -57,6 +50,8 @@ class CrawlReport:
     home_ok: bool = False
     site_countries: list[str] = field(default_factory=list)  # slugs the home page lists
     missing_countries: list[str] = field(default_factory=list)  # asked for, but not listed
+    # Countries whose listing was gated/challenged: their inboxes are not polled blindly.
+    blocked_countries: set[str] = field(default_factory=set)
 
     @property
     def readable(self) -> bool:
@@ -68,7 +63,7 @@ class CrawlReport:
 
     @property
     def gated_pages(self) -> int:
-        return self.walk.gated + len(self.unavailable["gated"])
+        return len(self.unavailable["gated"])
 
     @property
     def challenged_pages(self) -> int:
@@ -83,19 +78,9 @@ def _silent(_report: CrawlReport, _event: str) -> None:
 
 
 async def _read_page(fetcher: Fetcher, url: str, parse: Callable[..., _Page]) -> _Page:
-    """Fetch and parse the home page or a listing page; a challenge is retried after a pause."""
-    for attempt in range(CHALLENGE_RETRIES + 1):
-        resp = await fetcher.get(url)
-        try:
-            page = parse(resp.body, url, status=resp.status)
-        except LayoutError:
-            raise_if_exhausted(resp)
-            raise
-        if page.kind is PageKind.CHALLENGED and attempt < CHALLENGE_RETRIES:
-            await asyncio.sleep(CHALLENGE_PAUSE * (2**attempt))
-            continue
-        return page
-    raise AssertionError("unreachable")
+    """The home page or a listing page (challenges retried, as for inbox pages)."""
+    page, _, _ = await read_page(fetcher, url, lambda resp: parse(resp.body, url, status=resp.status))
+    return page
 
 
 async def _walk_listing(
@@ -112,6 +97,8 @@ async def _walk_listing(
         report.listing_pages += 1
         if page.kind in (PageKind.GATED, PageKind.CHALLENGED, PageKind.GONE):
             report.unavailable[page.kind.value].append(url)
+            if page.kind is not PageKind.GONE:
+                report.blocked_countries.add(slug)
             await archive.set_country_status(engines, country_id, page.kind.value)
             return
         report.ok_listing_pages += 1
@@ -185,17 +172,11 @@ async def _walk_inboxes(
                 inbox = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            try:
-                await walker.walk(inbox)
-            except PageUnavailable as exc:
-                report.unavailable[exc.kind.value].append(exc.url)
-                await archive.set_inbox_status(walker.engines, inbox.id, exc.kind.value, datetime.now(UTC))
-            except LayoutError as exc:
-                walker.stats.layout_errors += 1
-                report.errors.append(str(exc))
-            except FetchError as exc:
-                walker.stats.fetch_errors += 1
-                report.errors.append(str(exc))
+            outcome = await poll_inbox(walker, inbox)
+            if outcome.kind in report.unavailable:
+                report.unavailable[outcome.kind].append(outcome.detail or inbox.inbox_url)
+            elif outcome.kind == "error":
+                report.errors.append(outcome.detail or inbox.inbox_url)
             report.inboxes_done += 1
             progress(report, "inbox")
 
@@ -253,7 +234,7 @@ async def _crawl_pass(
                 ids = []
             progress(report, "listings")
             todo = await archive.inboxes(engines, ids) if ids else []
-            todo = [i for i in todo if i.country_slug not in _unavailable_slugs(report)]
+            todo = [i for i in todo if i.country_slug not in report.blocked_countries]
             report.inboxes_total = len(todo)
             await _walk_inboxes(walker, todo, config.http.concurrency, report, progress)
             report.requests = fetcher.stats.requests
@@ -284,13 +265,3 @@ async def _crawl_pass(
             # The pass already failed (the disk is full, the file locked): that first
             # error is the one to report, not this bookkeeping write's echo of it.
             log.debug("could not record the end of crawl run %s", run_id, exc_info=True)
-
-
-def _unavailable_slugs(report: CrawlReport) -> set[str]:
-    """Countries whose listing was gated/challenged: their inboxes are not polled blindly."""
-    slugs: set[str] = set()
-    for kind in ("gated", "challenged"):
-        for url in report.unavailable[kind]:
-            if "/country/" in url:
-                slugs.add(url.split("/country/", 1)[1].split("?", 1)[0])
-    return slugs

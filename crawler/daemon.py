@@ -35,7 +35,7 @@ from crawler.config import Config
 from crawler.crawl import CrawlReport, read_countries, read_listings
 from crawler.errors import CrawlerError, FetchError
 from crawler.fetcher import Fetcher
-from crawler.inbox import InboxWalker, PageUnavailable, current_walk
+from crawler.inbox import InboxWalker, current_walk, poll_inbox
 from crawler.schedule import RATE_SAMPLE, arrival_rate, backoff_interval, poll_interval
 from crawler.sites.smstome import LayoutError
 from crawler.storage import archive, jobs, polls
@@ -97,7 +97,7 @@ class Daemon:
         self.owner = f"{socket.gethostname()}:{os.getpid()}"[:64]
         self.workers = workers or max(1, config.http.concurrency)
         self.stats = DaemonStats()
-        self.queue: asyncio.Queue[InboxState] = asyncio.Queue()
+        self.queue: asyncio.Queue[InboxState | None] = asyncio.Queue()
         self.stopping = asyncio.Event()
         self.lease = timedelta(seconds=config.schedule.lease_seconds)
         self._engines: Engines | None = None
@@ -124,6 +124,7 @@ class Daemon:
                 log.info("stopping: finishing in-flight inbox walks (at most %.0f s)", DRAIN_SECONDS)
                 self.stopping.set()
                 scheduler.shutdown(wait=False)
+                self._stop_workers()
                 _, pending = await asyncio.wait(tasks, timeout=DRAIN_SECONDS)
                 for task in pending:
                     task.cancel()
@@ -231,15 +232,9 @@ class Daemon:
 
     # ------------------------------------------------------------------ workers
     async def _worker(self) -> None:
-        while not self.stopping.is_set():
-            getter = asyncio.create_task(self.queue.get())
-            stopper = asyncio.create_task(self.stopping.wait())
-            done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if getter not in done:
-                getter.cancel()
-                return
-            stopper.cancel()
-            inbox = getter.result()
+        # `None` is the stop signal (see `_stop_workers`); claimed inboxes still queued
+        # then are dropped, their leases released by `run`.
+        while (inbox := await self.queue.get()) is not None:
             try:
                 await self._poll(inbox)
             except Exception:
@@ -249,32 +244,32 @@ class Daemon:
                 log.exception("polling inbox %s failed; continuing", inbox.number)
                 await asyncio.sleep(5)
 
+    def _stop_workers(self) -> None:
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        for _ in range(self.workers):
+            self.queue.put_nowait(None)
+
     async def _poll(self, inbox: InboxState) -> None:
         assert self._engines is not None and self._walker is not None
-        engines = self._engines
         started = datetime.now(UTC)
-        outcome, added = "ok", 0
         heartbeat = asyncio.create_task(self._heartbeat(inbox))
         try:
-            added = await self._walker.walk(inbox)
-            if added < 0:
-                outcome, added = "stale", 0
-        except PageUnavailable as exc:
-            outcome = exc.kind.value
-            await archive.set_inbox_status(engines, inbox.id, outcome, started)
-        except (FetchError, LayoutError) as exc:
-            outcome = "error"
-            log.warning("inbox %s: %s", inbox.number, exc)
-            await archive.set_inbox_status(engines, inbox.id, inbox.status, started)
+            outcome = await poll_inbox(self._walker, inbox)
         finally:
             heartbeat.cancel()
+        if outcome.kind == "error":
+            log.warning("inbox %s: %s", inbox.number, outcome.detail)
         finished = datetime.now(UTC)
-        await polls.release(engines, inbox.id, self.owner, finished + await self._next_interval(inbox, outcome))
+        next_due = finished + await self._next_interval(inbox, outcome.kind)
+        await polls.release(self._engines, inbox.id, self.owner, next_due)
         requests = current_walk().pages
         self.stats.inbox_polls += 1
-        self.stats.new_messages += added
+        self.stats.new_messages += outcome.added
         self.stats.requests += requests
-        self.stats.pending.append(polls.PollRecord(inbox.number, started, finished, requests, added, outcome))
+        self.stats.pending.append(
+            polls.PollRecord(inbox.number, started, finished, requests, outcome.added, outcome.kind)
+        )
 
     async def _heartbeat(self, inbox: InboxState) -> None:
         """Renew the lease every third of its length while a (long) walk runs."""
@@ -288,9 +283,8 @@ class Daemon:
     async def _next_interval(self, inbox: InboxState, outcome: str) -> timedelta:
         assert self._engines is not None
         s = self.config.schedule
-        status, failures = await polls.inbox_status(self._engines, inbox.id)
         if outcome in ("ok", "stale"):
-            if status == "gone":
+            if inbox.status == "gone":
                 interval = timedelta(minutes=s.inbox_max_minutes)
             else:
                 arrivals = await polls.newest_arrivals(self._engines, inbox.id, RATE_SAMPLE)
@@ -298,6 +292,7 @@ class Daemon:
                 rate = arrival_rate(arrivals, site_now)
                 interval = poll_interval(rate, s.inbox_min_minutes, s.inbox_max_minutes)
         else:
-            interval = backoff_interval(failures, s.inbox_min_minutes, s.inbox_max_minutes)
+            # `poll_inbox` has just counted this failure in the database too.
+            interval = backoff_interval(inbox.failures + 1, s.inbox_min_minutes, s.inbox_max_minutes)
         # +-10 % so inboxes first seen together drift apart instead of polling in bursts.
         return interval * random.uniform(0.9, 1.1)

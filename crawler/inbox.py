@@ -21,14 +21,15 @@ import asyncio
 import contextvars
 import logging
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from crawler import align
 from crawler.errors import FetchError
 from crawler.fetcher import RETRY_STATUSES, Fetcher, Response
-from crawler.sites.base import InboxPage, PageKind, ParsedMessage
+from crawler.sites.base import CountryPage, HomePage, InboxPage, PageKind, ParsedMessage
 from crawler.sites.smstome import LayoutError, parse_inbox
 from crawler.sites.smstome import page_url as with_page
 from crawler.storage import archive
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 SITE_CLOCK_RESOLUTION = timedelta(seconds=1)  # the Date header has whole seconds
 CHALLENGE_RETRIES = 2  # a challenge is retried after a pause, then reported, never looped on
 CHALLENGE_PAUSE = 2.0
+_Page = TypeVar("_Page", HomePage, CountryPage, InboxPage)
 CONSISTENCY_ROUNDS = 3  # refetches of page p to prove a boundary overlap is not a shift
 
 
@@ -69,6 +71,29 @@ def raise_if_exhausted(resp: Response) -> None:
         raise FetchError(resp.url, f"the site answered HTTP {resp.status} after {resp.attempts} attempts")
 
 
+async def read_page(
+    fetcher: Fetcher, url: str, parse: Callable[[Response], _Page], observe: Callable[[Response], None] | None = None
+) -> tuple[_Page, Response, int]:
+    """Fetch and parse one page of any kind: (page, response, challenges retried).
+
+    A Cloudflare challenge is retried after a growing, jittered pause, then returned as
+    it is (reported, never looped on). `observe` sees every response, retries included.
+    """
+    for attempt in range(CHALLENGE_RETRIES + 1):
+        resp = await fetcher.get(url)
+        if observe is not None:
+            observe(resp)
+        try:
+            page = parse(resp)
+        except LayoutError:
+            raise_if_exhausted(resp)
+            raise
+        if page.kind is not PageKind.CHALLENGED or attempt == CHALLENGE_RETRIES:
+            return page, resp, attempt
+        await asyncio.sleep(CHALLENGE_PAUSE * (2**attempt) * random.uniform(0.5, 1.0))
+    raise AssertionError("unreachable")
+
+
 class PageUnavailable(Exception):
     """The page is gated, challenged or gone: nothing from this walk may be stored."""
 
@@ -87,15 +112,12 @@ class WalkStats:
     inboxes: int = 0
     empty_polls: int = 0
     new_messages: int = 0
-    gated: int = 0
-    challenged: int = 0
-    gone: int = 0
+    challenged: int = 0  # challenge pages retried (the final ones are reported per URL)
     layout_errors: int = 0
     fetch_errors: int = 0
     degraded: int = 0
     stale: int = 0
     ok_pages: int = 0
-    failures: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +135,12 @@ def _rows(seen: Sequence[Seen]) -> list[align.Row]:
     return [s.row() for s in seen]
 
 
+def _stored_row(r: StoredRow) -> align.Row:
+    return align.Row(r.sender, r.body, r.earliest, r.latest)
+
+
 def _stored(rows: Sequence[StoredRow]) -> list[align.Row]:
-    return [align.Row(r.sender, r.body, r.earliest, r.latest) for r in rows]
+    return [_stored_row(r) for r in rows]
 
 
 class InboxWalker:
@@ -129,25 +155,12 @@ class InboxWalker:
 
     async def _fetch(self, url: str, page: int) -> tuple[InboxPage, list[Seen]]:
         target = with_page(url, page)
-        for attempt in range(CHALLENGE_RETRIES + 1):
-            resp: Response = await self.fetcher.get(target)
-            self.stats.pages += 1
-            trace = _trace.get(None)
-            if trace is not None:
-                trace.pages += 1
-                trace.site_time = resp.fetched_at
-            try:
-                parsed = parse_inbox(
-                    resp.body, target, resp.fetched_at, status=resp.status, resolution=SITE_CLOCK_RESOLUTION
-                )
-            except LayoutError:
-                raise_if_exhausted(resp)
-                raise
-            if parsed.kind is PageKind.CHALLENGED and attempt < CHALLENGE_RETRIES:
-                self.stats.challenged += 1
-                await asyncio.sleep(CHALLENGE_PAUSE * (2**attempt) * random.uniform(0.5, 1.0))
-                continue
-            break
+
+        def parse(resp: Response) -> InboxPage:
+            return parse_inbox(resp.body, target, resp.fetched_at, status=resp.status, resolution=SITE_CLOCK_RESOLUTION)
+
+        parsed, resp, challenges = await read_page(self.fetcher, target, parse, self._observe)
+        self.stats.challenged += challenges
         if parsed.kind in (PageKind.GATED, PageKind.CHALLENGED, PageKind.GONE):
             raise PageUnavailable(parsed.kind, target)
         if parsed.degraded:
@@ -157,6 +170,13 @@ class InboxWalker:
             raise PageUnavailable(PageKind.CHALLENGED, target)
         self.stats.ok_pages += 1
         return parsed, [Seen(m, resp.fetched_at) for m in parsed.messages]
+
+    def _observe(self, resp: Response) -> None:
+        self.stats.pages += 1
+        trace = _trace.get(None)
+        if trace is not None:
+            trace.pages += 1
+            trace.site_time = resp.fetched_at
 
     async def _next_rows(self, url: str, p: int, ref: list[Seen]) -> tuple[InboxPage, list[Seen]]:
         """Rows of page p+1 that continue `ref`, the sighting of page p already walked."""
@@ -250,7 +270,7 @@ class InboxWalker:
         if boundary is not None:
             fresh = walked[: boundary.new]
             for seen, old in zip(tight[boundary.new :], stored[: boundary.overlap], strict=False):
-                tighter = align.narrowed(_stored([old])[0], seen)
+                tighter = align.narrowed(_stored_row(old), seen)
                 if tighter is not None:
                     narrowings.append(Narrowing(old.id, tighter[0], tighter[1]))
         else:
@@ -287,3 +307,28 @@ class InboxWalker:
         if added == 0:
             self.stats.empty_polls += 1
         return added
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    kind: str  # ok | stale | gated | challenged | gone | error
+    added: int = 0
+    detail: str | None = None  # the page's URL (unavailable) or the error line
+
+
+async def poll_inbox(walker: InboxWalker, inbox: InboxState) -> PollOutcome:
+    """Walk one inbox; site trouble becomes an outcome (and the inbox's status), never a raise."""
+    try:
+        added = await walker.walk(inbox)
+    except PageUnavailable as exc:
+        await archive.set_inbox_status(walker.engines, inbox.id, exc.kind.value, datetime.now(UTC))
+        return PollOutcome(exc.kind.value, detail=exc.url)
+    except (LayoutError, FetchError) as exc:
+        if isinstance(exc, LayoutError):
+            walker.stats.layout_errors += 1
+        else:
+            walker.stats.fetch_errors += 1
+        # The status stays; the failure count drives the daemon's backoff.
+        await archive.set_inbox_status(walker.engines, inbox.id, inbox.status, datetime.now(UTC))
+        return PollOutcome("error", detail=str(exc))
+    return PollOutcome("stale") if added < 0 else PollOutcome("ok", added)

@@ -28,6 +28,8 @@ async def test_first_crawl_archives_exactly_the_truth(sim: Simulator, archive_ur
     checked = await assert_archive_matches(archive_url, sim.truth())
     assert checked > 100
     assert report.walk.new_messages == checked
+    assert report.new_numbers == len(sim.truth()["numbers"])
+    assert (await _crawl(sim, archive_url)).new_numbers == 0
 
 
 async def test_repeat_pass_after_clock_moves_stores_nothing_and_reads_one_page_per_inbox(

@@ -41,8 +41,7 @@ async def small() -> AsyncIterator[Simulator]:
 @pytest.fixture(autouse=True)
 def _short_challenge_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
     # A challenge is retried after 2 s, 4 s in production; the behaviour, not the wait, is tested.
-    monkeypatch.setattr(crawler.inbox, "CHALLENGE_PAUSE", 0.01)
-    monkeypatch.setattr(crawler.crawl, "CHALLENGE_PAUSE", 0.01)
+    monkeypatch.setattr(crawler.inbox, "CHALLENGE_PAUSE", 0.01)  # every page kind reads through it
 
 
 async def crawl(base: str, db_path: Path, progress: Any = None, **http: Any) -> CrawlReport:

@@ -30,7 +30,7 @@ from crawler.storage.models import Country, CrawlRun, Message, Number
 
 # Both dialects' INSERT ... ON CONFLICT share one API (STACK.md §2.5); typed loosely so
 # one code path serves both.
-_INSERT: dict[str, Callable[[Any], Any]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+INSERT: dict[str, Callable[[Any], Any]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,7 @@ async def upsert_countries(engines: Engines, countries: Iterable[CountryIn], see
     rows = {c.slug: c for c in countries}
     if not rows:
         return {}
-    ins = _INSERT[engines.dialect](Country)
+    ins = INSERT[engines.dialect](Country)
     stmt = ins.on_conflict_do_update(
         index_elements=["slug"],
         set_={
@@ -145,12 +145,6 @@ async def upsert_countries(engines: Engines, countries: Iterable[CountryIn], see
         return dict(result.all())
 
 
-async def country_ids(engines: Engines) -> dict[str, int]:
-    async with engines.reader.connect() as conn:
-        result = await conn.execute(select(Country.slug, Country.id))
-        return dict(result.all())
-
-
 async def listed_countries(engines: Engines, only: Sequence[str] = ()) -> list[tuple[str, int]]:
     """(slug, id) of the countries whose listings the daemon walks: the configured ones,
     else every country the home page showed last time."""
@@ -173,22 +167,21 @@ async def upsert_numbers(
     if not numbers:
         return 0
     unique = {(n.number, n.sms_id): n for n in numbers}
+    ins = INSERT[engines.dialect](Number)
+    stmt = ins.on_conflict_do_update(
+        index_elements=["number", "sms_id"],
+        set_={
+            "inbox_url": ins.excluded.inbox_url,
+            "location": ins.excluded.location,
+            "added_text": ins.excluded.added_text,
+            "last_seen_at": ins.excluded.last_seen_at,
+            "country_id": ins.excluded.country_id,
+            # Listed again: a number that had left the listing is polled again.
+            "status": case((or_(Number.status == "gone", Number.status == "retired"), "active"), else_=Number.status),
+        },
+    ).returning(Number.first_seen_at)  # an update keeps the old first_seen_at: new rows have ours
     async with engines.writer.begin() as conn:
-        before = await _count_numbers(conn, unique)
-        ins = _INSERT[engines.dialect](Number)
-        stmt = ins.on_conflict_do_update(
-            index_elements=["number", "sms_id"],
-            set_={
-                "inbox_url": ins.excluded.inbox_url,
-                "location": ins.excluded.location,
-                "added_text": ins.excluded.added_text,
-                "last_seen_at": ins.excluded.last_seen_at,
-                "country_id": ins.excluded.country_id,
-                # Listed again: a number that had left the listing is polled again.
-                "status": case((or_(Number.status == "gone", Number.status == "retired"), "active"), else_=Number.status),
-            },
-        )
-        await conn.execute(
+        result = await conn.execute(
             stmt,
             [
                 {
@@ -210,13 +203,7 @@ async def upsert_numbers(
                 for n in unique.values()
             ],
         )
-        return len(unique) - before
-
-
-async def _count_numbers(conn: AsyncConnection, keys: dict[tuple[str, int], NumberIn]) -> int:
-    digits = sorted({k[0] for k in keys})
-    result = await conn.execute(select(Number.number, Number.sms_id).where(Number.number.in_(digits)))
-    return sum(1 for row in result.all() if (row[0], row[1]) in keys)
+        return sum(1 for first_seen in result.scalars() if first_seen == seen_at)
 
 
 async def mark_unlisted_gone(engines: Engines, country_id: int, listed: Iterable[tuple[str, int]]) -> int:
@@ -225,7 +212,7 @@ async def mark_unlisted_gone(engines: Engines, country_id: int, listed: Iterable
     async with engines.writer.begin() as conn:
         result = await conn.execute(
             select(Number.id, Number.number, Number.sms_id).where(
-                Number.country_id == country_id, Number.status != "gone"
+                Number.country_id == country_id, Number.status.not_in(("gone", "retired"))
             )
         )
         gone = [row.id for row in result.all() if (row.number, row.sms_id) not in keep]
@@ -265,15 +252,15 @@ def inbox_state(r: Any) -> InboxState:
     )
 
 
-async def inboxes(engines: Engines, country_ids: Sequence[int], *, include_gone: bool = False) -> list[InboxState]:
+async def inboxes(engines: Engines, country_ids: Sequence[int]) -> list[InboxState]:
+    """The listed inboxes of these countries (not those that left the listing)."""
     stmt = (
         select(*INBOX_COLUMNS)
         .join(Country, Country.id == Number.country_id)
         .where(Number.country_id.in_(list(country_ids)))
         .order_by(Number.id)
     )
-    if not include_gone:
-        stmt = stmt.where(Number.status != "gone")
+    stmt = stmt.where(Number.status.not_in(("gone", "retired")))
     async with engines.reader.connect() as conn:
         return [inbox_state(r) for r in (await conn.execute(stmt)).all()]
 
@@ -321,7 +308,7 @@ def message_values(
 
 async def insert_messages(conn: AsyncConnection, dialect: str, values: Sequence[dict[str, Any]]) -> None:
     """The one INSERT of message rows (batched); rows whose (number, seq) exists are skipped."""
-    await conn.execute(_INSERT[dialect](Message).on_conflict_do_nothing(), list(values))
+    await conn.execute(INSERT[dialect](Message).on_conflict_do_nothing(), list(values))
 
 
 async def store_walk(
@@ -501,7 +488,7 @@ async def set_inbox_status(engines: Engines, number_id: int, status: str, polled
 async def start_run(engines: Engines, kind: str, started_at: datetime) -> int:
     async with engines.writer.begin() as conn:
         result = await conn.execute(
-            _INSERT[engines.dialect](CrawlRun)
+            INSERT[engines.dialect](CrawlRun)
             .values(
                 kind=kind,
                 started_at=started_at,

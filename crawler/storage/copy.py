@@ -11,16 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from crawler.storage.archive import INSERT
 from crawler.storage.db import Engines
 from crawler.storage.models import Country, Message, Number
 
 BATCH = 5000
-_INSERT: dict[str, Callable[[Any], Any]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 _MESSAGE_COLUMNS = [
     c.name for c in Message.__table__.columns if c.name not in ("id", "number_id")
@@ -51,7 +49,7 @@ async def _messages(engines: Engines) -> int:
 
 async def copy_archive(source: Engines, target: Engines, progress: Progress | None = None) -> CopyReport:
     report = CopyReport()
-    insert = _INSERT[target.dialect]
+    insert = INSERT[target.dialect]
     async with source.reader.connect() as src:
         countries = (await src.execute(select(Country.id, *[Country.__table__.c[c] for c in _COUNTRY_COLUMNS]))).all()
         numbers = (await src.execute(select(Number.id, Number.country_id, *[Number.__table__.c[c] for c in _NUMBER_COLUMNS]))).all()

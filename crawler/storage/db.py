@@ -9,6 +9,7 @@ the writer in WAL mode.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 from collections.abc import AsyncIterator
@@ -140,7 +141,9 @@ def alembic_config(url: str) -> AlembicConfig:
     return cfg
 
 
+@functools.cache
 def _head() -> str | None:
+    # Read the migration scripts once per process, not at every `open_archive`.
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 

@@ -125,12 +125,6 @@ async def newest_arrivals(engines: Engines, number_id: int, limit: int) -> list[
         return [t for t in (await conn.execute(stmt)).scalars().all() if t is not None]
 
 
-async def inbox_status(engines: Engines, number_id: int) -> tuple[str, int]:
-    async with engines.reader.connect() as conn:
-        row = (await conn.execute(select(Number.status, Number.failures).where(Number.id == number_id))).one()
-        return str(row.status), int(row.failures)
-
-
 async def retire_gone(engines: Engines, now: datetime, after: timedelta) -> int:
     """Numbers that left the listing long ago stop being polled at all."""
     async with engines.writer.begin() as conn:
@@ -177,11 +171,3 @@ async def prune_runs(engines: Engines, before: datetime) -> int:
             delete(CrawlRun).where(and_(CrawlRun.kind == "inbox", CrawlRun.started_at < before))
         )
         return int(result.rowcount or 0)
-
-
-async def overdue_count(engines: Engines, now: datetime, grace: timedelta) -> int:
-    async with engines.reader.connect() as conn:
-        stmt = select(func.count()).where(
-            Number.status.not_in(NOT_POLLED), Number.next_due_at.is_not(None), Number.next_due_at < now - grace
-        )
-        return int((await conn.execute(stmt)).scalar_one())
