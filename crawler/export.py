@@ -27,14 +27,13 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from crawler.storage.queries import HistoryRow, HistoryRows
+from crawler.storage.queries import FORMULA_START, HistoryRow, HistoryRows
 
 HEADER = (
     "number", "country", "from", "received_at", "received_at_min", "received_at_max",
     "received_text", "message", "first_seen_at", "code", "service",
 )  # fmt: skip
 FORMATS = ("csv", "jsonl")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_PHONE = re.compile(r"\+\d{6,15}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CHUNK_ROWS = 256  # rows encoded per write: few syscalls, bounded buffer
@@ -48,7 +47,7 @@ def iso(value: datetime | None) -> str | None:
 
 def neutralise(cell: str) -> str:
     """`cell` as a spreadsheet may safely open it (see the module docstring)."""
-    if cell.startswith(_FORMULA_START) and not _PLAIN_PHONE.fullmatch(cell):
+    if cell.startswith(FORMULA_START) and not _PLAIN_PHONE.fullmatch(cell):
         return "'" + cell
     return cell
 
@@ -119,7 +118,7 @@ async def write_csv(
         # Fast path: rows come as cells, times already text; the csv module writes a
         # whole batch in C. Surrogates are replaced in the finished text (U+FFFD needs
         # no quoting and starts no formula, so this equals replacing per cell).
-        start = _FORMULA_START
+        start = FORMULA_START
         async for batch, hot in rows.cell_batches():
             if not raw:
                 for i in hot:

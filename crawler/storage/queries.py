@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,10 +21,14 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    and_,
+    case,
     func,
     literal,
+    or_,
     select,
 )
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -351,47 +355,47 @@ def _iso_from_stored(text: str | None) -> str | None:
     return iso_cell(datetime.fromisoformat(text))
 
 
+# Characters that make a spreadsheet run a cell (crawler.export neutralises them).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _canonical(col: Any) -> ColumnElement[bool]:
+    """Is this stored time in the archive's one text form, `...T12:00:00.000000+00:00`?"""
+    return and_(func.length(col) == 32, func.substr(col, 20, 1) == ".", func.substr(col, 27) == "+00:00")
+
+
+def _export_time(col: Any) -> Any:
+    """The stored text as `iso_cell` would print it (zero microseconds dropped), by SQLite."""
+    whole_second = and_(_canonical(col), func.substr(col, 21, 6) == "000000")
+    return case((whole_second, func.substr(col, 1, 19).concat("+00:00")), else_=col)
+
+
+def _may_be_formula(col: Any) -> ColumnElement[bool]:
+    return func.substr(col, 1, 1).in_(FORMULA_START)
+
+
+_TEXT_COLUMNS = (
+    Number.number, Country.slug, Message.sender, Message.received_text, Message.body, Message.code,
+    Message.service,
+)  # fmt: skip
+
 # The export's SQLite query (see `HistoryRows.cell_batches`): each stored time made
-# export-ready by SQLite where it has the canonical form (`...:00.000000+00:00` ->
-# `...:00+00:00`); then `ok` = 1 when all four times had that form, and `hot` = 1 when a
-# text cell may start with a formula character (the times never do: they start with a
-# digit). Written out in full: no SQL text here is built from values.
-_SQLITE_HISTORY = (
-    "SELECT messages.seq, numbers.number, countries.slug, messages.sender, (CASE WHEN "
-    "(length(messages.received_at) = 32 AND substr(messages.received_at, 20, 1) = '.' AND"
-    " substr(messages.received_at, 27) = '+00:00') AND substr(messages.received_at, 21, "
-    "6) = '000000' THEN substr(messages.received_at, 1, 19) || '+00:00' ELSE "
-    "messages.received_at END), (CASE WHEN (length(messages.received_at_min) = 32 AND "
-    "substr(messages.received_at_min, 20, 1) = '.' AND substr(messages.received_at_min, "
-    "27) = '+00:00') AND substr(messages.received_at_min, 21, 6) = '000000' THEN "
-    "substr(messages.received_at_min, 1, 19) || '+00:00' ELSE messages.received_at_min "
-    "END), (CASE WHEN (length(messages.received_at_max) = 32 AND "
-    "substr(messages.received_at_max, 20, 1) = '.' AND substr(messages.received_at_max, "
-    "27) = '+00:00') AND substr(messages.received_at_max, 21, 6) = '000000' THEN "
-    "substr(messages.received_at_max, 1, 19) || '+00:00' ELSE messages.received_at_max "
-    "END), messages.received_text, messages.body, (CASE WHEN "
-    "(length(messages.first_seen_at) = 32 AND substr(messages.first_seen_at, 20, 1) = '.'"
-    " AND substr(messages.first_seen_at, 27) = '+00:00') AND "
-    "substr(messages.first_seen_at, 21, 6) = '000000' THEN substr(messages.first_seen_at,"
-    " 1, 19) || '+00:00' ELSE messages.first_seen_at END), messages.code, "
-    "messages.service, ((messages.received_at IS NULL OR (length(messages.received_at) = "
-    "32 AND substr(messages.received_at, 20, 1) = '.' AND substr(messages.received_at, "
-    "27) = '+00:00')) AND (messages.received_at_min IS NULL OR "
-    "(length(messages.received_at_min) = 32 AND substr(messages.received_at_min, 20, 1) ="
-    " '.' AND substr(messages.received_at_min, 27) = '+00:00')) AND "
-    "(messages.received_at_max IS NULL OR (length(messages.received_at_max) = 32 AND "
-    "substr(messages.received_at_max, 20, 1) = '.' AND substr(messages.received_at_max, "
-    "27) = '+00:00')) AND (messages.first_seen_at IS NULL OR "
-    "(length(messages.first_seen_at) = 32 AND substr(messages.first_seen_at, 20, 1) = '.'"
-    " AND substr(messages.first_seen_at, 27) = '+00:00'))), (substr(numbers.number, 1, 1)"
-    " IN ('=', '+', '-', '@', char(9), char(13)) OR substr(countries.slug, 1, 1) IN ('=',"
-    " '+', '-', '@', char(9), char(13)) OR substr(messages.sender, 1, 1) IN ('=', '+', "
-    "'-', '@', char(9), char(13)) OR substr(messages.received_text, 1, 1) IN ('=', '+', "
-    "'-', '@', char(9), char(13)) OR substr(messages.body, 1, 1) IN ('=', '+', '-', '@', "
-    "char(9), char(13)) OR substr(messages.code, 1, 1) IN ('=', '+', '-', '@', char(9), "
-    "char(13)) OR substr(messages.service, 1, 1) IN ('=', '+', '-', '@', char(9), "
-    "char(13))) FROM messages JOIN numbers ON numbers.id = messages.number_id JOIN "
-    "countries ON countries.id = numbers.country_id"
+# export-ready by SQLite where it has the canonical form; then `ok` = 1 when all four
+# times had that form, and `hot` = 1 when a text cell may start with a formula character
+# (the times never do: they start with a digit). Built with SQLAlchemy and rendered once
+# (its constants inline); the caller adds only fixed `WHERE ... ?` pieces.
+_SQLITE_HISTORY = str(
+    select(
+        Message.seq, Number.number, Country.slug, Message.sender,
+        *(_export_time(c) for c in _TIME_COLUMNS[:3]), Message.received_text, Message.body,
+        _export_time(_TIME_COLUMNS[3]), Message.code, Message.service,
+        and_(*(or_(c.is_(None), _canonical(c)) for c in _TIME_COLUMNS)),
+        or_(*(_may_be_formula(c) for c in _TEXT_COLUMNS)),
+    )  # fmt: skip
+    .select_from(Message)
+    .join(Number, Number.id == Message.number_id)
+    .join(Country, Country.id == Number.country_id)
+    .compile(dialect=sqlite_dialect(), compile_kwargs={"literal_binds": True})
 )
 
 
@@ -472,22 +476,14 @@ class HistoryRows:
         first = _SQLITE_HISTORY + " WHERE " + " AND ".join(where) + order
         more = _SQLITE_HISTORY + " WHERE " + " AND ".join([*where, "messages.seq > ?"]) + order
 
-        async def fetch(sql: str, args: list[Any]) -> Sequence[Any]:
+        async def fetch(after: int | None) -> Sequence[Any]:
+            sql, args = (first, [*params]) if after is None else (more, [*params, after])
             async with self._engines.reader.connect() as conn:
                 raw = await conn.get_raw_connection()
-                return list(await raw.driver_connection.execute_fetchall(sql, args))  # type: ignore[union-attr]
+                return list(await raw.driver_connection.execute_fetchall(sql, [*args, HISTORY_BATCH]))  # type: ignore[union-attr]
 
-        task: asyncio.Task[Sequence[Any]] | None = asyncio.ensure_future(fetch(first, [*params, HISTORY_BATCH]))
-        try:
-            while task is not None:
-                rows = await task
-                task = None
-                if len(rows) >= HISTORY_BATCH:
-                    task = asyncio.ensure_future(fetch(more, [*params, rows[-1][0], HISTORY_BATCH]))
-                yield rows
-        finally:
-            if task is not None:
-                task.cancel()
+        async for rows in _prefetched(fetch):
+            yield rows
 
     async def _batches(self, columns: tuple[Any, ...]) -> AsyncIterator[Sequence[Any]]:
         stmt = (
@@ -503,20 +499,26 @@ class HistoryRows:
         if self._until is not None:
             stmt = stmt.where(Message.received_at <= self._until)
 
-        async def fetch(batch_stmt: Any) -> Sequence[Any]:
+        async def fetch(after: int | None) -> Sequence[Any]:
             async with self._engines.reader.connect() as conn:
-                return (await conn.execute(batch_stmt)).all()
+                return (await conn.execute(stmt if after is None else stmt.where(Message.seq > after))).all()
 
-        # The next batch is read (on the reader's thread) while the caller handles this
-        # one; each read still takes and returns its own connection.
-        task: asyncio.Task[Sequence[Any]] | None = asyncio.ensure_future(fetch(stmt))
-        try:
-            while task is not None:
-                rows = await task
-                task = None
-                if len(rows) >= HISTORY_BATCH:
-                    task = asyncio.ensure_future(fetch(stmt.where(Message.seq > rows[-1][0])))
-                yield rows
-        finally:
-            if task is not None:
-                task.cancel()  # abandoned midway: the read in flight is dropped
+        async for rows in _prefetched(fetch):
+            yield rows
+
+
+async def _prefetched(fetch: Callable[[int | None], Awaitable[Sequence[Any]]]) -> AsyncIterator[Sequence[Any]]:
+    """Keyset batches (`fetch(after_seq)`, rows start with seq), the next one read on the
+    reader's thread while the caller handles this one; each read takes and returns its
+    own connection, and an abandoned iteration drops the read in flight."""
+    task: asyncio.Task[Sequence[Any]] | None = asyncio.ensure_future(fetch(None))
+    try:
+        while task is not None:
+            rows = await task
+            task = None
+            if len(rows) >= HISTORY_BATCH:
+                task = asyncio.ensure_future(fetch(rows[-1][0]))
+            yield rows
+    finally:
+        if task is not None:
+            task.cancel()
