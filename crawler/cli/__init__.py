@@ -10,15 +10,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from crawler import __version__
 from crawler.config import Config, load_config
 from crawler.errors import CrawlerError
+
+if TYPE_CHECKING:
+    from crawler.storage.db import Engines
 
 T = TypeVar("T")
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -61,6 +64,17 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     result: T = uvloop.run(coro)
     return result
+
+
+def with_archive(url: str, work: Callable[[Engines], Awaitable[T]]) -> T:
+    """Open (and migrate) the archive at `url`, run `work` on it, close it."""
+    from crawler.storage.db import open_archive
+
+    async def _run() -> T:
+        async with open_archive(url) as engines:
+            return await work(engines)
+
+    return run_async(_run())
 
 
 def _setup_logging(verbose: int, quiet: int, log_format: str) -> None:

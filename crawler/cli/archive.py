@@ -9,11 +9,11 @@ from pathlib import Path
 
 import click
 
-from crawler.cli import AppContext, pass_app, run_async
+from crawler.cli import AppContext, pass_app, run_async, with_archive
 from crawler.config import Config
 from crawler.crawl import CrawlReport, crawl_pass
 from crawler.errors import CrawlerError, SiteUnreadableError
-from crawler.storage.db import create_engines, migrate_to_head, open_archive
+from crawler.storage.db import create_engines, migrate_to_head
 
 
 @click.command("migrate")
@@ -114,12 +114,10 @@ def _unreadable(report: CrawlReport) -> SiteUnreadableError:
 def run_crawl(config: Config, countries: tuple[str, ...], *, progress: bool) -> CrawlReport:
     bar = ProgressLine(progress)
 
-    async def go() -> CrawlReport:
-        async with open_archive(config.database.url) as engines:
-            return await crawl_pass(engines, config, countries=countries, progress=bar)
-
     try:
-        return run_async(go())
+        return with_archive(
+            config.database.url, lambda engines: crawl_pass(engines, config, countries=countries, progress=bar)
+        )
     finally:
         bar.close()
 

@@ -13,17 +13,17 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from crawler.cli import AppContext, check_number, pass_app, run_async
+from crawler.cli import AppContext, check_number, pass_app, with_archive
 from crawler.export import FORMATS, iso, json_line, safe_filename, write_rows
 from crawler.storage import queries as q
-from crawler.storage.db import Engines, open_archive
+from crawler.storage.db import Engines
 
 T = TypeVar("T")
 NO_DATA = "no countries archived yet; run `crawler crawl` (or `crawler demo`) first"
@@ -65,16 +65,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines)
 
 
-def with_archive(app: AppContext, work: Callable[[Engines], Awaitable[T]]) -> T:
-    """Open (and migrate) the configured archive, run `work` on it, close it."""
-
-    async def _run() -> T:
-        async with open_archive(app.config.database.url) as engines:
-            return await work(engines)
-
-    return run_async(_run())
-
-
 def echo_json(obj: Any) -> None:
     click.echo(json_line(obj))
 
@@ -109,7 +99,7 @@ def countries_command(app: AppContext, as_json: bool) -> None:
 
     Example: crawler countries --json
     """
-    rows = with_archive(app, q.list_countries)
+    rows = with_archive(app.config.database.url, q.list_countries)
     if as_json:
         echo_json([_plain(c) for c in rows])
         return
@@ -129,7 +119,7 @@ def numbers_command(app: AppContext, country: str | None, as_json: bool) -> None
 
     Example: crawler numbers --country united-kingdom
     """
-    rows = with_archive(app, lambda e: q.list_numbers(e, country))
+    rows = with_archive(app.config.database.url, lambda e: q.list_numbers(e, country))
     if as_json:
         echo_json([_plain(n) for n in rows])
         return
@@ -156,7 +146,7 @@ def messages_command(app: AppContext, number: str, page: int, as_json: bool) -> 
     async def work(engines: Engines) -> q.MessagePage:
         return await q.messages_page(engines, await q.find_number(engines, number), page)
 
-    result = with_archive(app, work)
+    result = with_archive(app.config.database.url, work)
     n = result.number
     if as_json:
         echo_json({"number": n.number, "country": n.country, "sms_id": n.sms_id, "page": result.page, "total_pages": result.total_pages, "total": result.total, "messages": [_jsonable(m) for m in result.items]})
@@ -221,7 +211,7 @@ def search_command(app: AppContext, query: str, number: str | None, sender: str 
 
     Example: crawler search "verification code" --sender google --has-code --since 2026-11-01
     """
-    hits = with_archive(app, lambda e: q.search(
+    hits = with_archive(app.config.database.url, lambda e: q.search(
         e, query, number=number, sender=sender, service=service, has_code=True if has_code else None,
         since=since, until=until, limit=limit,
     ))  # fmt: skip
@@ -318,10 +308,10 @@ def export_command(app: AppContext, number: str | None, output: str | None, fmt:
             Path(output).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise click.FileError(output, exc.strerror or str(exc)) from None
-        with_archive(app, every)
+        with_archive(app.config.database.url, every)
     else:
         try:
-            with_archive(app, one)
+            with_archive(app.config.database.url, one)
         except BrokenPipeError:
             # `crawler export N | head`: the reader stopped early, which is not a failure.
             # Point stdout at /dev/null so the interpreter's final flush does not raise again.

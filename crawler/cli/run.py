@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 
 import click
 
-from crawler.cli import AppContext, pass_app, run_async
+from crawler.cli import AppContext, pass_app, run_async, with_archive
 from crawler.daemon import Daemon, DaemonStats
-from crawler.storage.db import open_archive
 from crawler.storage.stats import ArchiveStats, archive_stats
 
 
@@ -92,9 +91,5 @@ def stats_command(app: AppContext, as_json: bool) -> None:
     Example: crawler stats --json | jq .inbox_polls_24h
     """
 
-    async def go() -> ArchiveStats:
-        async with open_archive(app.config.database.url) as engines:
-            return await archive_stats(engines, datetime.now(UTC))
-
-    stats = run_async(go())
+    stats = with_archive(app.config.database.url, lambda engines: archive_stats(engines, datetime.now(UTC)))
     click.echo(json.dumps(stats.as_dict(), indent=2) if as_json else format_stats(stats))

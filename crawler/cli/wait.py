@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import click
 
-from crawler.cli import AppContext, check_number, pass_app, run_async
+from crawler.cli import AppContext, check_number, pass_app, with_archive
 from crawler.cli.read import clean, echo_json, shown_time
 from crawler.export import iso
-from crawler.storage.db import open_archive
-from crawler.wait import Arrival, Match, wait_for
+from crawler.wait import Match, wait_for
 
 
 @click.command("wait")
@@ -33,11 +32,12 @@ def wait_command(app: AppContext, number: str, sender: str | None, contains: str
     def problem(text: str) -> None:
         click.echo(f"warning: {clean(text)}; still waiting", err=True)
 
-    async def go() -> Arrival:
-        async with open_archive(config.database.url) as engines:
-            return await wait_for(engines, config, number, Match(sender, contains), seconds=seconds, interval=interval, on_problem=problem)
-
-    got = run_async(go())
+    got = with_archive(
+        config.database.url,
+        lambda engines: wait_for(
+            engines, config, number, Match(sender, contains), seconds=seconds, interval=interval, on_problem=problem
+        ),
+    )
     m = got.message
     if as_json:
         echo_json({"number": got.number, "country": got.country, "from": m.sender, "received_at": iso(m.received_at),
