@@ -58,19 +58,22 @@ async def figures(engines: Engines) -> dict[str, float]:
         out["messages_with_code"] = await scalar(select(func.count()).select_from(Message).where(Message.code.is_not(None)))
         out["numbers"] = await scalar(select(func.count()).select_from(Number))
         out["countries"] = await scalar(select(func.count()).select_from(Country))
-        started = await scalar(select(func.max(CrawlRun.started_at)))
+        # Runs are crawl passes and enumerations; the daemon's per-inbox poll records
+        # (kind 'inbox') are a different grain and would drown them.
+        runs = CrawlRun.kind != "inbox"
+        started = await scalar(select(func.max(CrawlRun.started_at)).where(runs))
         if started is not None:
             out["last_run_started_timestamp_seconds"] = started.timestamp()
         last = (await conn.execute(
             select(CrawlRun.finished_at, CrawlRun.requests, CrawlRun.new_messages)
-            .where(CrawlRun.finished_at.is_not(None)).order_by(CrawlRun.finished_at.desc()).limit(1)
+            .where(runs, CrawlRun.finished_at.is_not(None)).order_by(CrawlRun.finished_at.desc()).limit(1)
         )).first()  # fmt: skip
         if last is not None and last[0] is not None:
             out["last_run_finished_timestamp_seconds"] = last[0].timestamp()
             out["last_run_requests"], out["last_run_new_messages"] = last[1], last[2]
         recent = (await conn.execute(
             select(func.count(), func.coalesce(func.sum(CrawlRun.requests), 0), func.coalesce(func.sum(CrawlRun.new_messages), 0))
-            .where(CrawlRun.started_at >= since)
+            .where(runs, CrawlRun.started_at >= since)
         )).one()  # fmt: skip
         out["recent_runs"], out["recent_requests"], out["recent_new_messages"] = recent
     return {k: float(v) for k, v in out.items()}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, select, update
 
-from crawler.storage.archive import INSERT
+from crawler.storage.archive import INSERT, message_total
 from crawler.storage.db import Engines
 from crawler.storage.models import Country, Message, Number
 
@@ -42,18 +42,12 @@ class CopyReport:
 Progress = Callable[[int, int], None]  # (messages done, messages total)
 
 
-async def _messages(engines: Engines) -> int:
-    async with engines.writer.connect() as conn:
-        return int((await conn.execute(select(func.count()).select_from(Message))).scalar_one())
-
-
 async def copy_archive(source: Engines, target: Engines, progress: Progress | None = None) -> CopyReport:
     report = CopyReport()
     insert = INSERT[target.dialect]
     async with source.reader.connect() as src:
         countries = (await src.execute(select(Country.id, *[Country.__table__.c[c] for c in _COUNTRY_COLUMNS]))).all()
         numbers = (await src.execute(select(Number.id, Number.country_id, *[Number.__table__.c[c] for c in _NUMBER_COLUMNS]))).all()
-        total = int((await src.execute(select(func.count()).select_from(Message))).scalar_one())
     async with target.writer.begin() as dst:
         if countries:
             await dst.execute(
@@ -72,7 +66,8 @@ async def copy_archive(source: Engines, target: Engines, progress: Progress | No
         keys = {(n, s): i for i, n, s in (await dst.execute(select(Number.id, Number.number, Number.sms_id))).all()}
         number_map = {row.id: keys[(row.number, row.sms_id)] for row in numbers}
     report.countries, report.numbers = len(countries), len(numbers)
-    before = await _messages(target)
+    total = await message_total(source)
+    before = await message_total(target)
     last_id = 0
     cols = [Message.__table__.c[c] for c in _MESSAGE_COLUMNS]
     while True:
@@ -98,7 +93,7 @@ async def copy_archive(source: Engines, target: Engines, progress: Progress | No
         report.messages_read += len(batch)
         if progress is not None:
             progress(report.messages_read, total)
-    report.messages_added = await _messages(target) - before
+    report.messages_added = await message_total(target) - before
     await _refresh_inbox_state(target)
     return report
 
