@@ -27,14 +27,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from crawler.config import Config
-from crawler.errors import CrawlerError, FetchError, NumberLookupError
+from crawler.errors import CrawlerError, NumberLookupError
 from crawler.fetcher import Fetcher
-from crawler.inbox import InboxWalker, PageUnavailable
-from crawler.sites.smstome import LayoutError
+from crawler.inbox import InboxWalker, poll_inbox
+from crawler.storage import archive
 from crawler.storage import queries as q
-from crawler.storage.archive import InboxState
 from crawler.storage.db import Engines
-from crawler.storage.models import Country, Message, Number
+from crawler.storage.models import Message
 
 log = logging.getLogger(__name__)
 CLOCK_SLACK = timedelta(seconds=1)  # the Date header has whole seconds
@@ -60,21 +59,6 @@ class Match:
         if self.sender and self.sender.casefold() not in m.sender.casefold():
             return False
         return not (self.contains and self.contains.casefold() not in m.body.casefold())
-
-
-async def inbox_state(engines: Engines, number_id: int) -> InboxState:
-    stmt = (
-        select(Number.id, Number.number, Country.slug, Number.inbox_url, Number.walk_complete,
-               Number.message_count, Number.top_seq, Number.status, Number.history_truncated)  # fmt: skip
-        .join(Country, Country.id == Number.country_id)
-        .where(Number.id == number_id)
-    )
-    async with engines.reader.connect() as conn:
-        r = (await conn.execute(stmt)).one()
-    return InboxState(
-        id=r.id, number=r.number, country_slug=r.slug, inbox_url=r.inbox_url, walk_complete=r.walk_complete,
-        message_count=r.message_count, top_seq=r.top_seq, status=r.status, complete_history=not r.history_truncated,
-    )  # fmt: skip
 
 
 async def _rows_after(engines: Engines, number_id: int, seq: int) -> list[tuple[q.MessageItem, datetime]]:
@@ -110,7 +94,7 @@ async def wait_for(
     deadline = started + seconds
     if config.http.requests_per_second > 0:
         interval = max(interval, 1.0 / config.http.requests_per_second)
-    baseline = (await inbox_state(engines, found.id)).top_seq
+    baseline = (await archive.inbox(engines, found.id)).top_seq
     checked, first_top = baseline, None
     problem = ""
     async with Fetcher(config.http) as fetcher:
@@ -118,11 +102,13 @@ async def wait_for(
         while True:
             remaining = deadline - time.monotonic()
             try:
-                await asyncio.wait_for(walker.walk(await inbox_state(engines, found.id)), max(remaining, 0.001))
+                outcome = await asyncio.wait_for(
+                    poll_inbox(walker, await archive.inbox(engines, found.id)), max(remaining, 0.001)
+                )
             except TimeoutError:
                 break  # an interrupted walk stores nothing (it stores at its end, atomically)
-            except (PageUnavailable, FetchError, LayoutError) as exc:
-                problem = str(exc)
+            if outcome.kind not in ("ok", "stale"):
+                problem = outcome.detail or "" if outcome.kind == "error" else f"{outcome.kind}: {outcome.detail}"
                 on_problem(problem)
             rows = await _rows_after(engines, found.id, checked)
             if first_top is None:

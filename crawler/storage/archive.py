@@ -252,6 +252,13 @@ def inbox_state(r: Any) -> InboxState:
     )
 
 
+async def inbox(engines: Engines, number_id: int) -> InboxState:
+    """One inbox's current state (fresh: top_seq moves with every stored walk)."""
+    stmt = select(*INBOX_COLUMNS).join(Country, Country.id == Number.country_id).where(Number.id == number_id)
+    async with engines.reader.connect() as conn:
+        return inbox_state((await conn.execute(stmt)).one())
+
+
 async def inboxes(engines: Engines, country_ids: Sequence[int]) -> list[InboxState]:
     """The listed inboxes of these countries (not those that left the listing)."""
     stmt = (
