@@ -17,7 +17,7 @@ from typing import Any
 from crawler.bench import micro
 from crawler.bench.scenarios import Scenario
 from crawler.bench.simproc import SimProcess, simulator
-from crawler.storage.db import Engines, create_engines, migrate_to_head
+from crawler.storage.db import open_archive
 
 Progress = Callable[[str], None]
 
@@ -104,30 +104,20 @@ def _repeat_figures(rep: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def _engines(url: str) -> Engines:
-    engines = create_engines(url)
-    await migrate_to_head(engines)
-    return engines
-
-
 async def _db_steps(opts: BenchOptions, workdir: Path, progress: Progress) -> dict[str, Any]:
     s = opts.scenario
     out: dict[str, Any] = {}
     url = opts.database_url or f"sqlite+aiosqlite:///{workdir / 'storage.db'}"
     progress(f"storage: {s.storage_rows:,} rows, batches of 100, 25% duplicates")
-    engines = await _engines(url)
-    try:
+    async with open_archive(url) as engines:
         if opts.database_url:
             await micro.wipe(engines)
         out["storage"] = await micro.storage_rate(engines, s.storage_rows)
         if opts.database_url:
             await micro.wipe(engines)
-    finally:
-        await engines.dispose()
     url = opts.database_url or f"sqlite+aiosqlite:///{workdir / 'archive.db'}"
     progress(f"archive of {s.archive_rows:,} messages: bulk insert")
-    engines = await _engines(url)
-    try:
+    async with open_archive(url) as engines:
         start = time.perf_counter()
         numbers = await micro.build_archive(engines, s.archive_rows)
         out["archive"] = {"rows": s.archive_rows, "inboxes": len(numbers), "build_seconds": time.perf_counter() - start}
@@ -137,8 +127,6 @@ async def _db_steps(opts: BenchOptions, workdir: Path, progress: Progress) -> di
         out["export"] = await micro.export_rate(engines, numbers, s.export_rows)
         if opts.database_url:
             await micro.wipe(engines)
-    finally:
-        await engines.dispose()
     return out
 
 
@@ -152,11 +140,8 @@ def run_bench(opts: BenchOptions, progress: Progress = _quiet) -> dict[str, Any]
         results["database"] = opts.database_url.split("://", 1)[0]
 
         async def empty() -> bool:
-            engines = await _engines(str(opts.database_url))
-            try:
+            async with open_archive(str(opts.database_url)) as engines:
                 return await micro.is_empty(engines)
-            finally:
-                await engines.dispose()
 
         if not run_async(empty()):
             raise ValueError("--database must name an empty archive: the benchmark fills it and empties it again")
@@ -213,13 +198,9 @@ async def _inbox_urls(url: str) -> list[str]:
 
     from crawler.storage.models import Number
 
-    engines = create_engines(url)
-    try:
-        async with engines.reader.connect() as conn:
-            rows = (await conn.execute(select(Number.inbox_url).order_by(Number.id))).all()
-        return [str(r[0]) for r in rows]
-    finally:
-        await engines.dispose()
+    async with open_archive(url) as engines, engines.reader.connect() as conn:
+        rows = (await conn.execute(select(Number.inbox_url).order_by(Number.id))).all()
+    return [str(r[0]) for r in rows]
 
 
 def _site_inboxes(sim: SimProcess) -> list[str]:
@@ -230,11 +211,8 @@ def _site_inboxes(sim: SimProcess) -> list[str]:
 
 
 async def _wipe_url(url: str) -> None:
-    engines = await _engines(url)
-    try:
+    async with open_archive(url) as engines:
         await micro.wipe(engines)
-    finally:
-        await engines.dispose()
 
 
 # --------------------------------------------------------------------------- output
