@@ -7,7 +7,7 @@ import dataclasses
 import os
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -170,3 +170,23 @@ async def settle(sim: Any, url: str, patience: float = 60.0) -> None:
             if loop.time() > deadline:
                 raise
         await asyncio.sleep(0.5)
+
+
+async def run_alembic(url: str, step: Callable[[Any], None]) -> None:
+    """Run one alembic command (`step(cfg)`) on `url` through an injected connection, as
+    `crawler.storage.db.migrate_to_head` does (env.py's in-loop path)."""
+    from crawler.storage.db import alembic_config, create_engines
+
+    engines = create_engines(url)
+    try:
+        async with engines.writer.connect() as conn:
+            cfg = alembic_config(url)
+
+            def go(sync: Any) -> None:
+                cfg.attributes["connection"] = sync
+                step(cfg)
+
+            await conn.run_sync(go)
+            await conn.commit()
+    finally:
+        await engines.dispose()

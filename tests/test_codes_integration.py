@@ -6,15 +6,14 @@ import sqlite3
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy.engine import Connection
 
 from crawler.crawl import crawl_pass
 from crawler.extract import detect_service, extract_code
 from crawler.sim import Simulator
 from crawler.storage import queries as q
-from crawler.storage.db import alembic_config, create_engines, open_archive
+from crawler.storage.db import open_archive
 
-from .helpers import make_config
+from .helpers import make_config, run_alembic
 
 
 async def test_crawl_fills_code_and_service(sim: Simulator, db_url: str, db_path: Path) -> None:
@@ -34,26 +33,10 @@ async def test_crawl_fills_code_and_service(sim: Simulator, db_url: str, db_path
     assert google and all(r[2] is not None and r[2].isdigit() and r[3] is not None for r in google)
 
 
-async def _migrate(url: str, revision: str) -> None:
-    engines = create_engines(url)
-    try:
-        async with engines.writer.connect() as conn:
-            cfg = alembic_config(url)
-
-            def go(sync: Connection) -> None:
-                cfg.attributes["connection"] = sync
-                command.upgrade(cfg, revision)
-
-            await conn.run_sync(go)
-            await conn.commit()
-    finally:
-        await engines.dispose()
-
-
 async def test_migration_backfills_codes_and_indexes_old_rows(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     url = f"sqlite+aiosqlite:///{path}"
-    await _migrate(url, "0001")
+    await run_alembic(url, lambda cfg: command.upgrade(cfg, "0001"))
     bodies = [
         ("Google", "G-771204 is your Google verification code"),
         ("WhatsApp", "Your WhatsApp code: 123-456"),

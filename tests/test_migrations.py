@@ -8,25 +8,10 @@ from pathlib import Path
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
 
 from crawler.storage.db import alembic_config, create_engines, migrate_to_head, open_archive
 
-
-async def _run(url: str, fn) -> None:  # type: ignore[no-untyped-def]
-    engines = create_engines(url)
-    try:
-        async with engines.writer.connect() as conn:
-            cfg = alembic_config(url)
-
-            def go(sync: Connection) -> None:
-                cfg.attributes["connection"] = sync
-                fn(cfg)
-
-            await conn.run_sync(go)
-            await conn.commit()
-    finally:
-        await engines.dispose()
+from .helpers import run_alembic
 
 
 def test_single_head() -> None:
@@ -35,14 +20,14 @@ def test_single_head() -> None:
 
 async def test_upgrade_downgrade_upgrade_and_no_drift(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
-    await _run(url, lambda cfg: command.upgrade(cfg, "head"))
-    await _run(url, lambda cfg: command.downgrade(cfg, "base"))
+    await run_alembic(url, lambda cfg: command.upgrade(cfg, "head"))
+    await run_alembic(url, lambda cfg: command.downgrade(cfg, "base"))
     con = sqlite3.connect(tmp_path / "m.db")
     names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")}
     con.close()
     assert names <= {"alembic_version"}
-    await _run(url, lambda cfg: command.upgrade(cfg, "head"))
-    await _run(url, lambda cfg: command.check(cfg))  # raises on model/migration drift
+    await run_alembic(url, lambda cfg: command.upgrade(cfg, "head"))
+    await run_alembic(url, lambda cfg: command.check(cfg))  # raises on model/migration drift
 
 
 async def test_every_open_migrates_and_sets_wal(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -20,7 +19,7 @@ from crawler.storage import search as s
 from crawler.storage.db import Engines, open_archive
 
 from .archive_factory import T0, ArchiveFactory, Msg
-from .helpers import throwaway_postgres
+from .helpers import run_alembic, throwaway_postgres
 
 
 def _corpus() -> list[Msg]:
@@ -143,25 +142,12 @@ async def test_postgres_round_trip_and_no_drift() -> None:
     """0002's raw DDL (pg_trgm indexes) survives downgrade/upgrade and `alembic check` stays clean."""
     from alembic import command
 
-    from crawler.storage.db import alembic_config, create_engines
 
+    steps = {
+        "head": lambda cfg: command.upgrade(cfg, "head"),
+        "base": lambda cfg: command.downgrade(cfg, "base"),
+        "check": command.check,
+    }
     async with throwaway_postgres("crawler_chk") as url:
-        for revision in ("head", "base", "head", "check"):
-            engines = create_engines(url)
-            try:
-                async with engines.writer.connect() as conn:
-                    cfg = alembic_config(url)
-
-                    def go(sync: object, revision: str = revision, cfg: Any = cfg) -> None:
-                        cfg.attributes["connection"] = sync
-                        if revision == "check":
-                            command.check(cfg)
-                        elif revision == "base":
-                            command.downgrade(cfg, "base")
-                        else:
-                            command.upgrade(cfg, revision)
-
-                    await conn.run_sync(go)
-                    await conn.commit()
-            finally:
-                await engines.dispose()
+        for step in ("head", "base", "head", "check"):
+            await run_alembic(url, steps[step])
