@@ -24,6 +24,7 @@ from crawler.sites.smstome import LayoutError, country_url, home_url, parse_coun
 from crawler.storage import archive
 from crawler.storage.archive import CountryIn, InboxState, NumberIn
 from crawler.storage.db import Engines, describe_db_error
+from crawler.storage.search import index_queued
 
 log = logging.getLogger(__name__)
 MAX_LISTING_PAGES = 10_000  # a runaway pagination widget must not loop forever
@@ -237,6 +238,7 @@ async def _crawl_pass(
             todo = [i for i in todo if i.country_slug not in report.blocked_countries]
             report.inboxes_total = len(todo)
             await _walk_inboxes(walker, todo, config.http.concurrency, report, progress)
+            await index_queued(engines)  # leave a fully indexed archive behind (search.py)
             report.requests = fetcher.stats.requests
             report.retries = fetcher.stats.retries
         status = "ok" if report.readable else "unreadable"

@@ -41,6 +41,7 @@ from crawler.sites.smstome import LayoutError
 from crawler.storage import archive, jobs, polls
 from crawler.storage.archive import InboxState
 from crawler.storage.db import Engines, open_archive
+from crawler.storage.search import index_queued
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class Daemon:
                     engines, fetcher, max_pages=self.config.crawl.max_pages, lease_owner=self.owner
                 )
                 await polls.release_all(engines, None if engines.dialect == "sqlite" else self.owner)
+                await index_queued(engines)  # rows a killed predecessor left unindexed (search.py)
                 scheduler = self._scheduler()
                 scheduler.start()
                 tasks = [asyncio.create_task(self._worker(), name=f"worker-{i}") for i in range(self.workers)]
@@ -131,6 +133,7 @@ class Daemon:
                 await asyncio.gather(*pending, return_exceptions=True)
                 await polls.release_all(engines, self.owner)
                 await self._flush()
+                await index_queued(engines)
         log.info("daemon stopped after %d polls, %d new messages", self.stats.inbox_polls, self.stats.new_messages)
         return self.stats
 

@@ -7,12 +7,23 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from crawler.storage import archive
+import pytest
+
+from crawler.storage import archive, sqlite_direct
 from crawler.storage.archive import CountryIn, NewMessage, NumberIn
 from crawler.storage.db import open_archive
 
 
-async def test_concurrent_walks_batch_and_keep_their_fences(tmp_path: Path) -> None:
+@pytest.mark.parametrize("direct", [True, False], ids=["driver-thread", "sqlalchemy"])
+async def test_concurrent_walks_batch_and_keep_their_fences(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direct: bool
+) -> None:
+    if not direct:  # an aiosqlite without the internals sqlite_direct uses: the plain path
+
+        async def unavailable(*_: object) -> object:
+            return sqlite_direct.NOT_AVAILABLE
+
+        monkeypatch.setattr(archive, "run_on_driver_thread", unavailable)
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
     async with open_archive(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}") as engines:
         ids = await archive.upsert_countries(engines, [CountryIn("fi", "Finland", "358", "http://x/c/fi", None)], t0)
@@ -23,10 +34,10 @@ async def test_concurrent_walks_batch_and_keep_their_fences(tmp_path: Path) -> N
         batches = 0
         original = archive._write_walks
 
-        async def counting(engines_: object, batch: list[object]) -> list[int]:
+        async def counting(engines_: object, batch: list[object], committer: object) -> list[int]:
             nonlocal batches
             batches += 1
-            return await original(engines_, batch)  # type: ignore[arg-type]
+            return await original(engines_, batch, committer)  # type: ignore[arg-type]
 
         archive._write_walks = counting  # type: ignore[assignment]
         try:

@@ -47,3 +47,35 @@ async def test_every_open_migrates_and_sets_wal(tmp_path: Path) -> None:
         assert await migrate_to_head(engines) is False  # already at head: nothing to do
     finally:
         await engines.dispose()
+
+
+async def test_0003_downgrade_indexes_queued_rows_and_restores_triggers(tmp_path: Path) -> None:
+    """Going back to 0002 (index fed row by row) must not lose rows still queued for the index."""
+    from crawler.storage import search
+
+    from .archive_factory import T0, ArchiveFactory, Msg
+
+    path = tmp_path / "q.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    async with open_archive(url) as engines:
+        f = ArchiveFactory(engines)
+        number = await f.number(await f.country(), "447700900121")
+        await f.messages(number, [Msg("Bank", "your balance moved", T0), Msg("Shop", "order shipped", T0)])
+    await run_alembic(url, lambda cfg: command.downgrade(cfg, "0002"))
+    con = sqlite3.connect(path)
+    try:
+        assert con.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'bal'").fetchone() == (1,)
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+        assert search.QUEUE_TABLE not in tables
+        with con:  # 0002's trigger indexes a new row at once again
+            con.execute(
+                "INSERT INTO messages (number_id, seq, sender, body, body_hash, received_text, fetched_at, "
+                "first_seen_at, gap_before) SELECT number_id, 3, 'X', 'parcel waiting', 'h', 'now', "
+                "fetched_at, first_seen_at, 0 FROM messages LIMIT 1"
+            )
+        assert con.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'rce'").fetchone() == (1,)
+    finally:
+        con.close()
+    await run_alembic(url, lambda cfg: command.upgrade(cfg, "head"))
+    async with open_archive(url) as engines:
+        assert [h.message.sender for h in await search.search_messages(engines, "parcel")] == ["X"]

@@ -87,12 +87,47 @@ async def test_index_path_equals_window_path(engines: Engines, monkeypatch: pyte
     assert wanted["strasse"] == ["Straße-Amt"]  # ß folds to ss in the index too
 
 
-async def test_sqlite_index_follows_writes(engines: Engines, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _fts_state(path: Path) -> tuple[int, int]:
+    """(rows waiting in the index queue, rows the index answers for 'you')."""
+    con = sqlite3.connect(path)
+    try:
+        queued = con.execute(f"SELECT count(*) FROM {s.QUEUE_TABLE}").fetchone()[0]
+        hits = con.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'you'").fetchone()[0]
+        return int(queued), int(hits)
+    finally:
+        con.close()
+
+
+async def test_queued_rows_are_found_before_and_after_indexing(
+    engines: Engines, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New rows wait in a queue for the bulk indexer; search must not depend on when it ran."""
+    if engines.dialect != "sqlite":
+        pytest.skip("the index queue is SQLite's")
+    queries = ("code", "your", "strasse", "GOOGLE", "σοφια", "123-456", "no such words", "go")
+    scanned = {query: await senders(engines, query) for query in queries}  # the newest-rows probe
+    monkeypatch.setattr(s, "WINDOW", 1)  # from here on the index (plus the queue) answers
+    assert _fts_state(tmp_path / "a.db") == (8, 0)  # everything queued, nothing indexed yet
+    assert {query: await senders(engines, query) for query in queries} == scanned
+    assert await s.index_queued(engines, batch=3) == 8  # in several transactions
+    assert _fts_state(tmp_path / "a.db") == (0, 4)  # "Your"/"your" x4 (the trigram index folds case)
+    assert {query: await senders(engines, query) for query in queries} == scanned
+    assert await s.count_matches(engines, "your") == 4
+    assert await s.index_queued(engines) == 0
+
+
+@pytest.mark.parametrize("indexed", [False, True], ids=["queued", "indexed"])
+async def test_sqlite_index_follows_writes(
+    engines: Engines, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, indexed: bool
+) -> None:
     if engines.dialect != "sqlite":
         pytest.skip("FTS5 triggers are SQLite's")
+    if indexed:
+        await s.index_queued(engines)
     monkeypatch.setattr(s, "WINDOW", 1)
     con = sqlite3.connect(tmp_path / "a.db")
-    assert con.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'tel'").fetchone() == (1,)
+    tel = con.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'tel'").fetchone()
+    assert tel == ((1,) if indexed else (0,))
     with con:
         con.execute("UPDATE messages SET body = 'renamed text' WHERE sender = 'Bank'")
         con.execute("DELETE FROM messages WHERE sender = 'Telegram'")
@@ -100,6 +135,10 @@ async def test_sqlite_index_follows_writes(engines: Engines, tmp_path: Path, mon
     assert await senders(engines, "renamed") == ["Bank"]
     assert await senders(engines, "balance") == []
     assert await senders(engines, "telegram code") == []
+    await s.index_queued(engines)  # the edited row went back in the queue; index it again
+    assert await senders(engines, "renamed") == ["Bank"]
+    assert await senders(engines, "balance") == []
+    assert _fts_state(tmp_path / "a.db")[0] == 0
 
 
 def test_fts_match_expression() -> None:

@@ -37,11 +37,18 @@ SQL_CALLS = {"text", "exec_driver_sql", "execute", "executemany", "executescript
 ALLOWED_INTERPOLATIONS = {
     ("crawler/storage/db.py", "BUSY_TIMEOUT_MS"),  # int constant: PRAGMA takes no bound parameter
     ("crawler/storage/search.py", "FTS_TABLE"),  # str constant: a table name cannot be bound
+    ("crawler/storage/search.py", "QUEUE_TABLE"),  # str constant, as FTS_TABLE
+    ("crawler/storage/search.py", "_sql_fold('m.body')"),  # replace() chain over a constant column name
+    ("crawler/storage/search.py", "_sql_fold('m.sender')"),
     ("crawler/bench/micro.py", "', '.join(columns)"),  # the benchmark's fixed column list
     ("crawler/bench/micro.py", "', '.join('?' * len(columns))"),  # placeholders, one per column
     ("migrations/versions/0002_search_and_codes.py", "_row('new')"),  # trigger DDL, constant column names
     ("migrations/versions/0002_search_and_codes.py", "_row('old')"),
     ("migrations/versions/0002_search_and_codes.py", "_row('m')"),
+    ("migrations/versions/0003_search_index_lag.py", "_row('new')"),  # as 0002's
+    ("migrations/versions/0003_search_index_lag.py", "_row('old')"),
+    ("migrations/versions/0003_search_index_lag.py", "_row('m')"),
+    ("migrations/versions/0003_search_index_lag.py", "_NOT_QUEUED"),  # constant trigger condition
 }
 
 
@@ -97,6 +104,7 @@ def test_allowed_interpolations_are_constants() -> None:
 
     assert isinstance(db.BUSY_TIMEOUT_MS, int)
     assert isinstance(search.FTS_TABLE, str) and search.FTS_TABLE.isidentifier()
+    assert isinstance(search.QUEUE_TABLE, str) and search.QUEUE_TABLE.isidentifier()
 
 
 # --------------------------------------------------------------------------- the API

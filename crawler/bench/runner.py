@@ -247,6 +247,10 @@ def format_table(r: dict[str, Any]) -> str:
         f"{'after arrivals: requests per new message':<44} {_f(arr['requests_per_new_message'], 2):>14}   ({arr['new_messages']} of {arr['arrived']} arrived found, {arr['requests']} requests)",
         f"{'parser alone: inbox pages/s (one core)':<44} {_f(r['parser']['pages_per_second']):>14}",
         f"{'storage alone: upsert rows/s':<44} {_f(r['storage']['rows_per_second']):>14}   (batches of {r['storage']['batch']}, 25% duplicates)",
+        *(
+            [f"{'storage alone: search index catch-up rows/s':<44} {_f(r['storage']['index_rows_per_second']):>14}   (SQLite: indexed in bulk behind the writes)"]
+            if r["storage"].get("index_rows_per_second") else []
+        ),
         f"{'export: rows/s':<44} {_f(r['export']['rows_per_second']):>14}   ({_f(r['export']['rows'])} rows, CSV)",
         f"{'get_messages page 1: ms (median / p95)':<44} {_f(r['query']['median_ms'], 2) + ' / ' + _f(r['query']['p95_ms'], 2):>14}   (archive of {_f(r['query']['archive_rows'])} messages)",
     ]  # fmt: skip

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sqlite3
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
-from typing import Any
+from functools import lru_cache, partial
+from typing import Any, cast
 
 from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,6 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from crawler.extract import detect_service, extract_code
 from crawler.storage.db import Engines
 from crawler.storage.models import Country, CrawlRun, Message, Number
+from crawler.storage.search import index_queued_sync
+from crawler.storage.sqlite_direct import (
+    NOT_AVAILABLE,
+    Positional,
+    positional,
+    run_on_driver_thread,
+    transaction,
+)
 
 # Both dialects' INSERT ... ON CONFLICT share one API (STACK.md §2.5); typed loosely so
 # one code path serves both.
@@ -292,7 +301,7 @@ def message_values(
     top = inbox.top_seq + len(new_rows)
     oldest = len(new_rows) - 1
     return [
-        {
+        {  # keys: MESSAGE_KEYS
             "number_id": inbox.id,
             "seq": top - i,
             "sender": m.sender,
@@ -313,9 +322,35 @@ def message_values(
     ]
 
 
+MESSAGE_KEYS = (
+    "number_id", "seq", "sender", "body", "body_hash", "received_text", "fetched_at", "received_at",
+    "received_at_min", "received_at_max", "first_seen_at", "code", "service", "gap_before",
+)  # fmt: skip
+
+
 async def insert_messages(conn: AsyncConnection, dialect: str, values: Sequence[dict[str, Any]]) -> None:
     """The one INSERT of message rows (batched); rows whose (number, seq) exists are skipped."""
     await conn.execute(INSERT[dialect](Message).on_conflict_do_nothing(), list(values))
+
+
+async def store_messages(engines: Engines, values: Sequence[dict[str, Any]]) -> int:
+    """Insert message rows (MESSAGE_KEYS dicts) in one transaction, skipping those whose
+    (number, seq) is stored; returns how many were new. The write path of `store_walk`
+    without its fences (the storage benchmark measures it)."""
+    if engines.dialect == "sqlite":
+        insert = _sqlite_insert()
+        rows = [insert.args(v) for v in values]
+        async with engines.writer.connect() as conn:
+            done = await run_on_driver_thread(
+                conn, lambda con: transaction(con, lambda cur: _insert_rows_sqlite(cur, rows))
+            )
+        if done is not NOT_AVAILABLE:
+            return cast("int", done)
+    async with engines.writer.begin() as conn:
+        result = await conn.execute(
+            INSERT[engines.dialect](Message).on_conflict_do_nothing(), list(values)
+        )
+        return max(int(result.rowcount), 0)
 
 
 async def store_walk(
@@ -342,7 +377,7 @@ async def store_walk(
         inbox_id=inbox.id,
         params={"w_id": inbox.id, "w_top": inbox.top_seq, "w_new_top": inbox.top_seq + len(new_rows),
                 "w_added": len(new_rows), "w_polled": polled_at, "w_owner": lease_owner},
-        update=_walk_update(bool(new_rows), truncated or gap, lease_owner is not None),
+        update=(bool(new_rows), truncated or gap, lease_owner is not None),
         values=message_values(inbox, new_rows, polled_at, gap=gap) if new_rows else [],
         narrow=[
             {"n_id": n.message_id, "n_min": n.earliest, "n_max": n.latest, "n_mid": midpoint(n.earliest, n.latest)}
@@ -366,7 +401,7 @@ async def store_walk(
 class _WalkJob:
     inbox_id: int
     params: dict[str, Any]
-    update: Any
+    update: tuple[bool, bool, bool]  # the `_walk_update` variant
     values: list[dict[str, Any]]
     narrow: list[dict[str, Any]]
     added: int
@@ -378,6 +413,7 @@ class _Committer:
     loop: asyncio.AbstractEventLoop
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     pending: list[_WalkJob] = field(default_factory=list)
+    unindexed: int = 0  # rows this writer queued for the search index since it last indexed
 
 
 _COMMITTERS: weakref.WeakKeyDictionary[Any, _Committer] = weakref.WeakKeyDictionary()
@@ -402,7 +438,7 @@ async def _commit(engines: Engines, committer: _Committer, batch: list[_WalkJob]
     alone so one bad walk cannot sink the others.
     """
     try:
-        results = await _write_walks(engines, batch)
+        results = await _write_walks(engines, batch, committer)
     except asyncio.CancelledError:
         # The writing walk was cancelled: the others go back in the queue, untouched.
         committer.pending[:0] = [j for j in batch if j is not own and not j.future.done()]
@@ -413,7 +449,7 @@ async def _commit(engines: Engines, committer: _Committer, batch: list[_WalkJob]
             return
         for job in batch:
             try:
-                (result,) = await _write_walks(engines, [job])
+                (result,) = await _write_walks(engines, [job], committer)
             except asyncio.CancelledError:
                 committer.pending[:0] = [j for j in batch if j is not own and not j.future.done()]
                 raise
@@ -426,7 +462,24 @@ async def _commit(engines: Engines, committer: _Committer, batch: list[_WalkJob]
         job.future.set_result(result)
 
 
-async def _write_walks(engines: Engines, batch: Sequence[_WalkJob]) -> list[int]:
+# On SQLite the search index is filled in bulk (search.py): every INDEX_EVERY rows stored,
+# the walks' own transaction also indexes what is queued.
+INDEX_EVERY = 5_000
+
+
+async def _write_walks(
+    engines: Engines, batch: Sequence[_WalkJob], committer: _Committer
+) -> list[int]:
+    if engines.dialect == "sqlite":
+        index = committer.unindexed >= INDEX_EVERY
+        async with engines.writer.connect() as conn:
+            done = await run_on_driver_thread(
+                conn, partial(_write_walks_sqlite, batch, index=index)
+            )
+        if done is not NOT_AVAILABLE:
+            outcome, inserted = cast("tuple[list[int], int]", done)
+            committer.unindexed = 0 if index else committer.unindexed + inserted
+            return outcome
     results: list[int] = []
     rows: list[dict[str, Any]] = []
     narrow: list[dict[str, Any]] = []
@@ -434,7 +487,7 @@ async def _write_walks(engines: Engines, batch: Sequence[_WalkJob]) -> list[int]
         for job in batch:
             # The inbox row is updated only if its top_seq is still what the walk started
             # from (a fenced write instead of a re-read).
-            fenced = await conn.execute(job.update, job.params)
+            fenced = await conn.execute(_walk_update(*job.update), job.params)
             if fenced.rowcount != 1:
                 results.append(-1)  # stale: nothing of this walk is written
                 continue
@@ -446,6 +499,76 @@ async def _write_walks(engines: Engines, batch: Sequence[_WalkJob]) -> list[int]
         if narrow:
             await conn.execute(_NARROW, narrow)  # one executemany, not one UPDATE per row
     return results
+
+
+def _write_walks_sqlite(
+    batch: Sequence[_WalkJob], con: sqlite3.Connection, *, index: bool
+) -> tuple[list[int], int]:
+    """`_write_walks` as one function on the driver's thread (sqlite_direct.py says why):
+    the same statements and fences; returns the results and the rows inserted."""
+
+    def body(cur: sqlite3.Cursor) -> tuple[list[int], int]:
+        results: list[int] = []
+        rows: list[tuple[Any, ...]] = []
+        narrow: list[tuple[Any, ...]] = []
+        insert, narrow_stmt = _sqlite_insert(), _sqlite_narrow()
+        for job in batch:
+            update = _sqlite_walk_update(*job.update)
+            cur.execute(update.sql, update.args(job.params))
+            if cur.rowcount != 1:
+                results.append(-1)
+                continue
+            rows += [insert.args(v) for v in job.values]
+            narrow += [narrow_stmt.args(n) for n in job.narrow]
+            results.append(job.added)
+        inserted = _insert_rows_sqlite(cur, rows)
+        if narrow:
+            cur.executemany(narrow_stmt.sql, narrow)
+        if index:
+            index_queued_sync(cur)
+        return results, inserted
+
+    return transaction(con, body)
+
+
+@lru_cache(maxsize=1)
+def _sqlite_insert() -> Positional:
+    return positional(INSERT["sqlite"](Message).on_conflict_do_nothing(), MESSAGE_KEYS)
+
+
+def _insert_rows_sqlite(cur: sqlite3.Cursor, rows: Sequence[tuple[Any, ...]]) -> int:
+    """`insert_messages` of `_sqlite_insert` tuples; returns the rows inserted.
+
+    Multi-row VALUES, not executemany: sqlite3 releases the GIL around every step, and
+    getting it back from an event loop busy parsing pages cost ~80 µs per row.
+    """
+    inserted = 0
+    for i in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[i : i + _ROWS_PER_INSERT]
+        cur.execute(_sqlite_insert_many(len(chunk)), [v for row in chunk for v in row])
+        inserted += max(cur.rowcount, 0)
+    return inserted
+
+
+_ROWS_PER_INSERT = 64  # 64 rows x 14 columns stays under old SQLite's 999-parameter limit
+
+
+@lru_cache(maxsize=_ROWS_PER_INSERT)
+def _sqlite_insert_many(rows: int) -> str:
+    """`_sqlite_insert` for `rows` rows in one statement (one step, one GIL round trip)."""
+    head, _, tail = _sqlite_insert().sql.partition(" VALUES ")
+    one, _, conflict = tail.partition(") ")
+    return f"{head} VALUES {', '.join([one + ')'] * rows)} {conflict}"
+
+
+@lru_cache(maxsize=1)
+def _sqlite_narrow() -> Positional:
+    return positional(_NARROW)
+
+
+@lru_cache(maxsize=8)
+def _sqlite_walk_update(new_rows: bool, truncated: bool, leased: bool) -> Positional:
+    return positional(_walk_update(new_rows, truncated, leased))
 
 
 _TIME = Message.__table__.c.received_at.type
@@ -468,7 +591,11 @@ def _walk_update(new_rows: bool, truncated: bool, leased: bool = False) -> Any:
         "last_polled_at": bindparam("w_polled", type_=_TIME),
         # A walk proves the inbox readable again, but a number that left the listing
         # stays `gone` until a listing shows it again.
-        "status": case((Number.status.in_(("gated", "challenged")), "active"), else_=Number.status),
+        # (== .. OR, not IN: an IN list is an "expanding" parameter sqlite_direct cannot compile)
+        "status": case(
+            (or_(Number.status == "gated", Number.status == "challenged"), "active"),
+            else_=Number.status,
+        ),
         "failures": 0,
         "top_seq": bindparam("w_new_top"),
         "message_count": Number.message_count + bindparam("w_added"),

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, func, select, update
 from crawler.storage.archive import INSERT, message_total
 from crawler.storage.db import Engines
 from crawler.storage.models import Country, Message, Number
+from crawler.storage.search import index_queued
 
 BATCH = 5000
 
@@ -95,6 +96,7 @@ async def copy_archive(source: Engines, target: Engines, progress: Progress | No
             progress(report.messages_read, total)
     report.messages_added = await message_total(target) - before
     await _refresh_inbox_state(target)
+    await index_queued(target)
     return report
 
 

@@ -89,6 +89,15 @@ def _install_sqlite_hooks(engine: AsyncEngine, *, immediate: bool) -> None:
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+    # With pool_reset_on_return=None (create_engines): a connection going back to the pool
+    # is rolled back only if it is still in a transaction. The default rollback-always is
+    # one more trip to aiosqlite's thread per checkout, and each trip waits for a busy
+    # event loop to come round (sqlite_direct.py).
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_conn: Any, _record: Any, _state: Any) -> None:
+        if getattr(dbapi_conn.driver_connection, "in_transaction", True):
+            dbapi_conn.rollback()
+
 
 def create_engines(url: str) -> Engines:
     """Build the engines for `url`; a bad URL or unusable path is a one-line DatabaseError."""
@@ -120,8 +129,10 @@ def create_engines(url: str) -> Engines:
                     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
                 except OSError as exc:
                     raise DatabaseError(f"cannot create database file {path}: {exc.strerror}") from None
-        writer = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=120)
-        reader = create_async_engine(url, pool_size=5, max_overflow=5)
+        writer = create_async_engine(
+            url, pool_size=1, max_overflow=0, pool_timeout=120, pool_reset_on_return=None
+        )
+        reader = create_async_engine(url, pool_size=5, max_overflow=5, pool_reset_on_return=None)
         _install_sqlite_hooks(writer, immediate=True)
         _install_sqlite_hooks(reader, immediate=False)
         return Engines(url=url, reader=reader, writer=writer)
