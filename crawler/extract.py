@@ -273,6 +273,26 @@ def _vetoed(text: str, s: int, e: int, value: str, sender_digits: str) -> bool:
     )
 
 
+def code_and_service(body: str, sender: str) -> tuple[str | None, str | None]:
+    """`extract_code` and `detect_service` of one message.
+
+    Inboxes repeat messages verbatim (a resent code, one broadcast to many numbers: a
+    quarter of the simulator's rows), so short messages are answered from a small cache;
+    the archive extracts every row it stores.
+    """
+    if len(body) <= _MEMO_CHARS and len(sender) <= _MEMO_CHARS:
+        return _code_and_service(body, sender)
+    return extract_code(body, sender), detect_service(sender, body)
+
+
+_MEMO_CHARS = 600  # bounds the cache at a few MB whatever the inboxes hold
+
+
+@lru_cache(maxsize=8192)
+def _code_and_service(body: str, sender: str) -> tuple[str | None, str | None]:
+    return extract_code(body, sender), detect_service(sender, body)
+
+
 def extract_code(body: str, sender: str = "") -> str | None:
     """The one-time code `body` carries, as a user would type it, else None."""
     try:

@@ -22,8 +22,10 @@ _WORDS = [
 
 
 def _same(body: str, sender: str) -> None:
-    assert fast.extract_code(body, sender) == ref.extract_code(body, sender), (body, sender)
-    assert fast.detect_service(sender, body) == ref.detect_service(sender, body), (body, sender)
+    expected = ref.extract_code(body, sender), ref.detect_service(sender, body)
+    assert (fast.extract_code(body, sender), fast.detect_service(sender, body)) == expected, (body, sender)
+    for _ in range(2):  # computed, then (short texts) from the cache of repeats
+        assert fast.code_and_service(body, sender) == expected, (body, sender)
 
 
 def test_labelled_and_held_out_identical() -> None:
@@ -38,6 +40,13 @@ def test_labelled_and_held_out_identical() -> None:
 def test_fuzz_identical(parts: list[str]) -> None:
     _same(" ".join(parts), "")
     _same("".join(parts), "Sender")
+
+
+def test_long_texts_bypass_the_cache() -> None:
+    body = "Your verification code is 482913. " + "x" * fast._MEMO_CHARS
+    before = fast._code_and_service.cache_info().currsize
+    assert fast.code_and_service(body, "Google") == ("482913", "Google")
+    assert fast._code_and_service.cache_info().currsize == before
 
 
 def test_anywhere_locators_hold_only_non_ascii_literals() -> None:

@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from crawler.extract import detect_service, extract_code
+from crawler.extract import code_and_service
 from crawler.storage.db import Engines
 from crawler.storage.models import Country, CrawlRun, Message, Number
 from crawler.storage.search import index_queued_sync
@@ -300,6 +300,11 @@ def message_values(
     """The `messages` rows of one walk (`new_rows` newest first) on top of `inbox`."""
     top = inbox.top_seq + len(new_rows)
     oldest = len(new_rows) - 1
+    # Extracted here, not by callers: every writer gets codes (CONTRACT §4).
+    found = [
+        (m.code, m.service) if m.code is not None and m.service is not None else code_and_service(m.body, m.sender)
+        for m in new_rows
+    ]
     return [
         {  # keys: MESSAGE_KEYS
             "number_id": inbox.id,
@@ -313,9 +318,8 @@ def message_values(
             "received_at_min": m.earliest,
             "received_at_max": m.latest,
             "first_seen_at": polled_at,
-            # Extracted here, not by callers: every writer gets codes (CONTRACT §4).
-            "code": m.code if m.code is not None else extract_code(m.body, m.sender),
-            "service": m.service if m.service is not None else detect_service(m.sender, m.body),
+            "code": m.code if m.code is not None else found[i][0],
+            "service": m.service if m.service is not None else found[i][1],
             "gap_before": gap and i == oldest,
         }
         for i, m in enumerate(new_rows)

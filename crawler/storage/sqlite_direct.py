@@ -25,7 +25,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from crawler.storage.types import to_iso
+from crawler.storage.types import UtcDateTime, to_iso
 
 T = TypeVar("T")
 NOT_AVAILABLE: Final = object()
@@ -39,18 +39,28 @@ class Positional:
     sql: str
     names: tuple[str, ...]
     fixed: Mapping[str, Any]  # values SQLAlchemy bound itself (literals in the statement)
+    times: tuple[int, ...]  # positions of UtcDateTime parameters
 
     def args(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(db_value(params[n] if n in params else self.fixed[n]) for n in self.names)
+        if self.fixed:
+            return tuple(db_value(params[n] if n in params else self.fixed[n]) for n in self.names)
+        # The hot path (message rows): pick the values in C, convert only the times.
+        values = list(map(params.__getitem__, self.names))
+        for i in self.times:
+            values[i] = db_value(values[i])
+        return tuple(values)
 
 
 def positional(stmt: Any, keys: Sequence[str] | None = None) -> Positional:
     compiled = stmt.compile(dialect=_DIALECT, column_keys=list(keys) if keys is not None else None)
+    names = tuple(compiled.positiontup or ())
+    times = tuple(i for i, n in enumerate(names) if isinstance(compiled.binds[n].type, UtcDateTime))
     if "POSTCOMPILE" in compiled.string:
         raise ValueError(
             f"statement has an expanding parameter (IN list), which needs a value to compile: {compiled}"
         )
-    return Positional(compiled.string, tuple(compiled.positiontup or ()), dict(compiled.params))
+    fixed = {n: compiled.binds[n].effective_value for n in names if not compiled.binds[n].required}
+    return Positional(compiled.string, names, fixed, times)
 
 
 def db_value(value: Any) -> Any:
