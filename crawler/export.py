@@ -25,7 +25,7 @@ import json
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from crawler.storage.queries import FORMULA_START, HistoryRow, HistoryRows
 
@@ -114,6 +114,26 @@ async def write_csv(
     writer = csv.writer(buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     writer.writerow(HEADER)
     count = 0
+    if isinstance(rows, HistoryRows) and rows.csv_ready:
+        # Fastest path (SQLite): rows arrive as lines SQLite finished with this writer's
+        # quoting and neutralisation; the rare rest as cells, finished here.
+        sink.write(buf.getvalue())
+        buf.seek(0)
+        buf.truncate()
+        inbox = await rows.inbox_cells()
+        lead = _csv_line(writer, buf, inbox if raw else tuple(neutralise(c) if c else c for c in inbox))
+        lead = lead[: -len("\r\n")] + ","  # the line's first two cells, then SQLite's rest
+        async for lines, hot in rows.csv_batches(raw):
+            if not raw:
+                for i in hot:
+                    lines[i] = tuple(neutralise(c) if c else c for c in cast("tuple[str | None, ...]", lines[i]))
+            text = "".join(
+                lead + item if isinstance(item, str) else _csv_line(writer, buf, item) for item in lines
+            )
+            sink.write(_replace_surrogates(text) if _SURROGATE.search(text) else text)
+            count += len(lines)
+        sink.flush()
+        return count
     if isinstance(rows, HistoryRows):
         # Fast path: rows come as cells, times already text; the csv module writes a
         # whole batch in C. Surrogates are replaced in the finished text (U+FFFD needs
@@ -142,6 +162,14 @@ async def write_csv(
     sink.write(buf.getvalue())
     sink.flush()
     return count
+
+
+def _csv_line(writer: Any, buf: io.StringIO, cells: tuple[str | None, ...]) -> str:
+    writer.writerow(cells)
+    line = buf.getvalue()
+    buf.seek(0)
+    buf.truncate()
+    return line
 
 
 async def write_jsonl(rows: AsyncIterable[HistoryRow] | Iterable[HistoryRow], out: IO[Any]) -> int:

@@ -4,6 +4,7 @@ row-by-row path over HistoryRow objects."""
 from __future__ import annotations
 
 import io
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,11 +29,22 @@ async def test_fast_path_is_byte_identical(tmp_path: Path, raw: bool) -> None:
             NewMessage("+447700900121", "-1 \"quoted\", comma\nline", "2 min ago", t0, None, None),
             NewMessage("@x", "ünïcødé 验证码 7788", "now", t0, t0 - timedelta(microseconds=7), t0 + timedelta(seconds=1, microseconds=123456)),
             NewMessage("A", "plain", "3 min ago", t0, None, t0 - timedelta(seconds=5)),
+            # The SQL-written lines (queries._sqlite_csv) against the csv module's rules:
+            NewMessage("+٤٤٧٧٠٠٩٠٠١٢١", "\rcarriage return", "=1+1", t0, None, None),  # \d takes any digits
+            NewMessage("+12", "tab\tinside", "", t0, None, None),
+            NewMessage("+1234567890123456", '""', "\tx", t0, None, None),  # 16 digits: not a phone
+            NewMessage("-", "@mention\r\nnext", "+ 1 min", t0, None, None),
+            NewMessage("B", "end,", "4 min ago", t0, t0, t0),
         ] * 300  # more than one HISTORY_BATCH
         stored = await archive.store_walk(
             engines, inbox, rows, [], polled_at=t0 + timedelta(microseconds=1), gap=False, truncated=False
         )
         assert stored == len(rows)
+        con = sqlite3.connect(tmp_path / "a.db")  # times as another tool may have stored them
+        with con:
+            con.execute("UPDATE messages SET received_at_min = '2026-11-01 11:58:00' WHERE seq % 7 = 3")
+            con.execute("UPDATE messages SET first_seen_at = '2026-11-01T12:00:00+00:00' WHERE seq % 11 = 5")
+        con.close()
         for since, until in [(None, None), (t0 - timedelta(minutes=1), None)]:
             slow_rows = [r async for r in q.iter_history(engines, inbox.id, since, until)]
             fast, slow = io.BytesIO(), io.BytesIO()

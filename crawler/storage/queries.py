@@ -22,6 +22,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    bindparam,
     case,
     func,
     literal,
@@ -38,7 +39,7 @@ from crawler.storage.models import Country, Message, Number
 from crawler.storage.types import to_iso
 
 PAGE_SIZE = 10  # the site's (and its API's) inbox page size
-HISTORY_BATCH = 1000
+HISTORY_BATCH = 2000
 _CASEFOLD = "crawler_casefold"
 
 
@@ -355,6 +356,16 @@ def _iso_from_stored(text: str | None) -> str | None:
     return iso_cell(datetime.fromisoformat(text))
 
 
+def _sqlite_cells(row: Sequence[Any]) -> tuple[str | None, ...]:
+    """The 11 export cells of a `_SQLITE_HISTORY` row (times finished here unless `ok`)."""
+    if row[12]:
+        return tuple(row[1:12])
+    return (
+        row[1], row[2], row[3], *map(_iso_from_stored, row[4:7]), row[7], row[8],
+        _iso_from_stored(row[9]), row[10], row[11],
+    )  # fmt: skip
+
+
 # Characters that make a spreadsheet run a cell (crawler.export neutralises them).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -372,6 +383,36 @@ def _export_time(col: Any) -> Any:
 
 def _may_be_formula(col: Any) -> ColumnElement[bool]:
     return func.substr(col, 1, 1).in_(FORMULA_START)
+
+
+def _csv_time(col: Any) -> Any:
+    """A stored time as its CSV cell (`_export_time`), or NULL (Python finishes the row)
+    where it lacks the canonical form: NULL makes the whole line NULL."""
+    whole_second = func.substr(col, 21, 6) == "000000"
+    return case(
+        (col.is_(None), ""),
+        (_canonical(col), case((whole_second, func.substr(col, 1, 19).concat("+00:00")), else_=col)),
+        else_=None,
+    )
+
+
+def _csv_text(col: Any, neutralise: bool) -> Any:
+    """A text cell as the csv module writes it (QUOTE_MINIMAL, `\\r\\n` line ends), after
+    `crawler.export.neutralise` if `neutralise`, or NULL where only Python can tell: a
+    cell starting with `+` that holds a non-ASCII character (neutralise's `\\d` takes any
+    script's digits). The `'` prefix changes no quoting decision, so quoting looks at
+    the cell itself. Each branch is evaluated only when taken."""
+    prefix: Any = literal("")
+    if neutralise:
+        first = func.substr(col, 1, 1)
+        ascii_phone = and_(
+            func.length(col).between(7, 16), ~func.substr(col, 2).op("GLOB")("*[^0-9]*")
+        )
+        plus = case((ascii_phone, ""), (col.op("GLOB")("*[^ -~]*"), None), else_="'")
+        prefix = case((first.in_(FORMULA_START[1:2]), plus), (first.in_(FORMULA_START), "'"), else_="")
+    special = or_(*(func.instr(col, c) > 0 for c in (",", '"', "\r", "\n")))  # (cheaper than a GLOB)
+    quoted = literal('"').concat(prefix).concat(func.replace(col, '"', '""')).concat('"')
+    return case((col.is_(None), ""), (special, quoted), else_=prefix.concat(col))
 
 
 _TEXT_COLUMNS = (
@@ -396,6 +437,33 @@ _SQLITE_HISTORY = str(
     .join(Number, Number.id == Message.number_id)
     .join(Country, Country.id == Number.country_id)
     .compile(dialect=sqlite_dialect(), compile_kwargs={"literal_binds": True})
+)
+
+
+def _sqlite_csv(raw: bool) -> str:
+    """The CSV export's SQLite query: seq, and the row's CSV line from its third cell on
+    (the number and country are the inbox's, written once by the caller), as
+    `crawler.export.write_csv` writes it; or NULL where Python must finish the row (odd
+    stored times, see `_csv_time` and `_csv_text`). One string per row instead of
+    eleven cells, no join and no Python per row: the export's fastest path."""
+    cells = [
+        Message.sender, *_TIME_COLUMNS[:3], Message.received_text, Message.body, _TIME_COLUMNS[3], Message.code,
+        Message.service,
+    ]  # fmt: skip
+    line: Any = None
+    for col in cells:
+        cell = _csv_time(col) if any(col is t for t in _TIME_COLUMNS) else _csv_text(col, not raw)
+        line = cell if line is None else line.concat(",").concat(cell)
+    stmt = select(Message.seq, line.concat("\r\n")).select_from(Message)
+    return str(stmt.compile(dialect=sqlite_dialect(), compile_kwargs={"literal_binds": True}))
+
+
+_SQLITE_CSV = {raw: _sqlite_csv(raw) for raw in (False, True)}
+_SQLITE_INBOX_CELLS = str(
+    select(Number.number, Country.slug)
+    .join(Country, Country.id == Number.country_id)
+    .where(Number.id == bindparam("number_id"))
+    .compile(dialect=sqlite_dialect(paramstyle="qmark"))
 )
 
 
@@ -453,17 +521,54 @@ class HistoryRows:
         # no datetime is built per row. `hot` flags rows whose text cells may need
         # neutralising (the times never do: they start with a digit).
         async for rows in self._sqlite_batches():
-            cells = [
-                row[1:12] if row[12] else
-                (row[1], row[2], row[3], *map(_iso_from_stored, row[4:7]), row[7], row[8],
-                 _iso_from_stored(row[9]), row[10], row[11])
-                for row in rows
-            ]  # fmt: skip
-            yield cells, [i for i, row in enumerate(rows) if row[13]]
+            yield [_sqlite_cells(row) for row in rows], [i for i, row in enumerate(rows) if row[13]]
 
-    async def _sqlite_batches(self) -> AsyncIterator[Sequence[Any]]:
-        """`_batches` of the export's SQLite query, read through the driver: the same
-        keyset pages without SQLAlchemy's per-row result objects."""
+    @property
+    def csv_ready(self) -> bool:
+        """Whether `csv_batches` can be used (SQLite)."""
+        return self._engines.dialect == "sqlite"
+
+    async def inbox_cells(self) -> tuple[str | None, str | None]:
+        """The number and country cells, the same on every row of this inbox."""
+        async with self._engines.reader.connect() as conn:
+            raw = await conn.get_raw_connection()
+            rows = await raw.driver_connection.execute_fetchall(_SQLITE_INBOX_CELLS, [self._number_id])  # type: ignore[union-attr]
+        for number, slug in rows:
+            return number, slug
+        return None, None
+
+    async def csv_batches(self, raw: bool) -> AsyncIterator[tuple[list[str | tuple[str | None, ...]], list[int]]]:
+        """SQLite: batches of (CSV lines from the third cell on, or all 11 cells where
+        Python must finish the row; indexes of the cell rows that may need neutralising).
+        See `_sqlite_csv` and `inbox_cells`."""
+        async for rows in self._sqlite_batches(_SQLITE_CSV[raw]):
+            batch: list[str | tuple[str | None, ...]] = [line for _, line in rows]
+            hot: list[int] = []
+            unfinished = {seq: i for i, (seq, line) in enumerate(rows) if line is None}
+            if unfinished:  # rare: odd stored times, or a `+` cell only Python can judge
+                for row in await self._sqlite_rows_by_seq(list(unfinished)):
+                    i = unfinished[row[0]]
+                    batch[i] = _sqlite_cells(row)
+                    if row[13]:
+                        hot.append(i)
+            yield batch, hot
+
+    async def _sqlite_rows_by_seq(self, seqs: list[int]) -> list[Any]:
+        """The cells query's rows of this inbox with these seqs."""
+        found: list[Any] = []
+        async with self._engines.reader.connect() as conn:
+            raw = await conn.get_raw_connection()
+            for i in range(0, len(seqs), 500):  # under old SQLite's 999-parameter limit
+                part = seqs[i : i + 500]
+                marks = ", ".join("?" * len(part))
+                sql = _SQLITE_HISTORY + " WHERE messages.number_id = ? AND messages.seq IN (" + marks + ")"
+                found += await raw.driver_connection.execute_fetchall(sql, [self._number_id, *part])  # type: ignore[union-attr]
+        return found
+
+    async def _sqlite_batches(self, head: str = _SQLITE_HISTORY) -> AsyncIterator[Sequence[Any]]:
+        """`_batches` of the export's SQLite `head` query, read through the driver: the
+        same keyset pages without SQLAlchemy's per-row result objects. (Reading seq ranges
+        on several connections at once was slower: each has its own cold page cache.)"""
         where = ["messages.number_id = ?"]
         params: list[Any] = [self._number_id]
         if self._since is not None:
@@ -473,8 +578,8 @@ class HistoryRows:
             where.append("messages.received_at <= ?")
             params.append(to_iso(self._until))
         order = " ORDER BY messages.seq LIMIT ?"
-        first = _SQLITE_HISTORY + " WHERE " + " AND ".join(where) + order
-        more = _SQLITE_HISTORY + " WHERE " + " AND ".join([*where, "messages.seq > ?"]) + order
+        first = head + " WHERE " + " AND ".join(where) + order
+        more = head + " WHERE " + " AND ".join([*where, "messages.seq > ?"]) + order
 
         async def fetch(after: int | None) -> Sequence[Any]:
             sql, args = (first, [*params]) if after is None else (more, [*params, after])
