@@ -100,3 +100,22 @@ async def test_write_path_drops_stale_walks_and_narrows_in_one_go(tmp_path: Path
         for n in tighter:
             assert after[n.message_id] == (n.earliest, n.latest)
         assert after[stored[2].id] == (t0 - timedelta(minutes=2), t0)
+
+
+def test_bench_scrapy_crawls_the_whole_tiny_site() -> None:
+    """`--scrapy` (optional extra): the Scrapy spider reads every inbox page, as our crawl does."""
+    pytest.importorskip("scrapy")
+    done = bench(*TINY, "--scrapy", "--json")
+    assert done.returncode == 0, done.stderr
+    r = json.loads(done.stdout)
+    crawl, spider = r["crawl"], r["scrapy"]
+    assert spider["errors"] == 0
+    assert spider["inboxes"] == 6
+    assert spider["inbox_pages"] == crawl["inbox_pages"] - crawl["refetches"] == 6 * 3
+    assert spider["messages"] == 6 * 25 + r["arrivals"]["arrived"]  # it runs after the arrivals pass
+    assert spider["pages_per_second"] > 0 and spider["cpu_ms_per_page"] > 0 and spider["peak_rss_mb"] > 0
+    assert set(r["scrapy_ratios"]) == {"pages_per_second", "cpu_ms_per_page", "peak_rss_mb"}
+    assert "ratios" not in r  # no --baseline
+    table = format_table(r)
+    assert f"scrapy (Scrapy {spider['version']} spider + sqlite3 pipeline, concurrency 8, 6 inboxes)" in table
+    assert "x scrapy)" in table and "baseline" not in table

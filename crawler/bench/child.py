@@ -6,7 +6,8 @@ time (all threads, SQLite's worker thread too) and peak RSS are this process's o
 
 Mode `crawl` runs three passes over the (frozen) simulated site into one archive:
 `full` (empty archive), `repeat` (nothing changed: one request per inbox is the floor),
-`arrivals` (ARRIVALS new messages on every ARRIVAL_EVERY-th inbox first).
+`arrivals` (ARRIVALS new messages on every ARRIVAL_EVERY-th inbox first). Modes `baseline`
+and `scrapy` run one crawl of a baseline (crawler.bench.baseline, crawler.bench.scrapy_baseline).
 """
 
 from __future__ import annotations
@@ -35,6 +36,16 @@ def emit(obj: dict[str, Any]) -> None:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak RSS. Linux: VmHWM, not ru_maxrss, which keeps the parent's peak
+    across the vfork + exec that subprocess uses (every child would report at least the
+    parent's peak)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
@@ -108,6 +119,16 @@ def _baseline(args: dict[str, Any]) -> None:
           "peak_rss_mb": peak_rss_mb()})  # fmt: skip
 
 
+def _scrapy(args: dict[str, Any]) -> None:
+    from crawler.bench.scrapy_baseline import crawl  # Scrapy, Twisted: imported before timing
+
+    emit({"event": "start", "pass": "scrapy"})
+    cpu = time.process_time()
+    result = crawl(args["base_url"], args["path"], int(args["max_inboxes"]), int(args["concurrency"]))
+    emit({"event": "pass", "pass": "scrapy", **result, "cpu_seconds": time.process_time() - cpu,
+          "peak_rss_mb": peak_rss_mb()})  # fmt: skip
+
+
 def main(argv: list[str]) -> None:
     mode, args = argv[0], json.loads(argv[1])
     if mode == "crawl":
@@ -116,6 +137,8 @@ def main(argv: list[str]) -> None:
         run_async(_crawl(args))
     elif mode == "baseline":
         _baseline(args)
+    elif mode == "scrapy":
+        _scrapy(args)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

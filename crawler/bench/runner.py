@@ -27,6 +27,7 @@ class BenchOptions:
     scenario: Scenario
     database_url: str | None = None  # None: fresh SQLite files in a temporary directory
     baseline: bool = False
+    scrapy: bool = False  # also crawl with a Scrapy spider + sqlite3 pipeline (crawler.bench.scrapy_baseline)
 
 
 def _quiet(_msg: str) -> None:
@@ -172,15 +173,32 @@ def run_bench(opts: BenchOptions, progress: Progress = _quiet) -> dict[str, Any]
                     sim,
                 )["baseline"]
                 results["baseline"] = _baseline_figures(base)
+            if opts.scrapy:
+                # Every inbox (max_inboxes 0), as the full crawl: the same work, RSS included.
+                progress(f"scrapy: Scrapy spider + sqlite3 pipeline, concurrency {s.concurrency}")
+                args = {
+                    "base_url": sim.base_url, "path": str(workdir / "scrapy.db"), "max_inboxes": 0,
+                    "concurrency": s.concurrency,
+                }  # fmt: skip
+                spider = _run_child("scrapy", args, sim)["scrapy"]
+                results["scrapy"] = _baseline_figures(spider) | {
+                    "version": spider["version"], "concurrency": s.concurrency, "errors": spider["errors"],
+                }  # fmt: skip
         results.update(run_async(_db_steps(opts, workdir, progress)))
     if "baseline" in results:
-        b, c = results["baseline"], results["crawl"]
-        results["ratios"] = {
-            "pages_per_second": c["pages_per_second"] / b["pages_per_second"],
-            "cpu_ms_per_page": c["cpu_ms_per_page"] / b["cpu_ms_per_page"],
-            "peak_rss_mb": c["peak_rss_mb"] / b["peak_rss_mb"],
-        }
+        results["ratios"] = _ratios(results["crawl"], results["baseline"])
+    if "scrapy" in results:
+        results["scrapy_ratios"] = _ratios(results["crawl"], results["scrapy"])
     return results
+
+
+def _ratios(c: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
+    """Our full crawl's figures over another crawl's (pages/s: higher is better for us)."""
+    return {
+        "pages_per_second": c["pages_per_second"] / b["pages_per_second"],
+        "cpu_ms_per_page": c["cpu_ms_per_page"] / b["cpu_ms_per_page"],
+        "peak_rss_mb": c["peak_rss_mb"] / b["peak_rss_mb"],
+    }
 
 
 def _baseline_figures(b: dict[str, Any]) -> dict[str, Any]:
@@ -223,10 +241,11 @@ def _f(value: float | None, digits: int = 0) -> str:
 def format_table(r: dict[str, Any]) -> str:
     m, s, c = r["machine"], r["scenario"], r["crawl"]
     rep, arr = r["repeat"], r["arrivals"]
-    ratios = r.get("ratios", {})
+    against = [(r[k], name) for k, name in (("ratios", "baseline"), ("scrapy_ratios", "scrapy")) if k in r]
 
     def ratio(key: str) -> str:
-        return f"  ({ratios[key]:.1f}x baseline)" if key in ratios else ""
+        shown = ", ".join(f"{ratios[key]:.1f}x {name}" for ratios, name in against if key in ratios)
+        return f"  ({shown})" if shown else ""
 
     lines = [
         f"crawler bench: size {s['name']}, {s['countries']} countries x {s['numbers_per_country']} numbers x "
@@ -261,5 +280,13 @@ def format_table(r: dict[str, Any]) -> str:
             f"baseline (requests + BeautifulSoup + sqlite3, sequential, {b['inboxes']} inboxes): "
             f"{_f(b['pages_per_second'])} inbox pages/s, {_f(b['cpu_ms_per_page'], 3)} CPU ms per page, "
             f"{_f(b['peak_rss_mb'], 1)} MB peak RSS",
+        ]
+    if "scrapy" in r:
+        sp = r["scrapy"]
+        lines += [
+            *([] if "baseline" in r else [""]),
+            f"scrapy (Scrapy {sp['version']} spider + sqlite3 pipeline, concurrency {sp['concurrency']}, "
+            f"{sp['inboxes']} inboxes): {_f(sp['pages_per_second'])} inbox pages/s, "
+            f"{_f(sp['cpu_ms_per_page'], 3)} CPU ms per page, {_f(sp['peak_rss_mb'], 1)} MB peak RSS",
         ]
     return "\n".join(lines)

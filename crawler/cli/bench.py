@@ -23,12 +23,13 @@ from crawler.storage.db import create_engines
 @click.option("--parser-pages", type=int, help="Inbox pages for the parser figure.")
 @click.option("--concurrency", type=int, help="Requests in flight during the crawl (default 8).")
 @click.option("--baseline", is_flag=True, help="Also run a requests + BeautifulSoup crawl and print ratios to it.")
+@click.option("--scrapy", is_flag=True, help="Also run a Scrapy spider + sqlite3 pipeline and print ratios to it.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 @pass_app
 def bench_command(
     app: AppContext, size: str, countries: int | None, numbers: int | None, messages: int | None,
     archive_rows: int | None, storage_rows: int | None, parser_pages: int | None,
-    concurrency: int | None, baseline: bool, as_json: bool,
+    concurrency: int | None, baseline: bool, scrapy: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Benchmark: crawl a simulated site at full speed, then the parts alone.
 
@@ -38,7 +39,7 @@ def bench_command(
     write path, export and the get_messages query on a large archive. The global
     --database URL (e.g. PostgreSQL) must name an empty archive; it is emptied again after.
 
-    Example: crawler bench --size small --baseline
+    Example: crawler bench --size small --baseline --scrapy
     """
     scenario = SIZES[size].replace(
         countries=countries, numbers_per_country=numbers, messages_per_number=messages,
@@ -59,12 +60,17 @@ def bench_command(
             raise click.UsageError(
                 "--baseline needs requests and beautifulsoup4: pip install 'crawler[bench]'"
             ) from None
+    if scrapy:
+        try:
+            import scrapy as _scrapy  # noqa: F401
+        except ImportError:
+            raise click.UsageError("--scrapy needs Scrapy: pip install 'crawler[scrapy]'") from None
     url = app.database_url
     if url is not None:
         create_engines(url)  # a bad URL is one clear line before anything starts
     progress = (lambda msg: None) if as_json else (lambda msg: click.echo(f"... {msg}", err=True))
     try:
-        results = run_bench(BenchOptions(scenario, url, baseline), progress)
+        results = run_bench(BenchOptions(scenario, url, baseline, scrapy), progress)
     except (RuntimeError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(results, indent=2) if as_json else format_table(results))
