@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import DateTime, String
@@ -48,6 +49,8 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+@lru_cache(maxsize=4096)  # a walk's rows share a few instants (fetch time, "3 minutes ago")
 def to_iso(value: datetime) -> str:
-    """The one text form of a UTC instant that the SQLite archive uses."""
+    """The one text form of a UTC instant that the SQLite archive uses. (Equal instants
+    in other zones hash alike and have this same text, so the cache is exact.)"""
     return value.astimezone(UTC).isoformat(timespec="microseconds")
