@@ -126,13 +126,15 @@ class Seen:
 
     msg: ParsedMessage
     fetched_at: datetime
+    row: align.Row  # what alignment compares, built once (a page is compared several times)
 
-    def row(self) -> align.Row:
-        return align.Row(self.msg.sender, self.msg.body, self.msg.interval.earliest, self.msg.interval.latest)
+    @classmethod
+    def of(cls, msg: ParsedMessage, fetched_at: datetime) -> Seen:
+        return cls(msg, fetched_at, align.Row(msg.sender, msg.body, msg.interval.earliest, msg.interval.latest))
 
 
 def _rows(seen: Sequence[Seen]) -> list[align.Row]:
-    return [s.row() for s in seen]
+    return [s.row for s in seen]
 
 
 def _stored_row(r: StoredRow) -> align.Row:
@@ -169,7 +171,7 @@ class InboxWalker:
             self.stats.degraded += 1
             raise PageUnavailable(PageKind.CHALLENGED, target)
         self.stats.ok_pages += 1
-        return parsed, [Seen(m, resp.fetched_at) for m in parsed.messages]
+        return parsed, [Seen.of(m, resp.fetched_at) for m in parsed.messages]
 
     def _observe(self, resp: Response) -> None:
         self.stats.pages += 1
