@@ -28,6 +28,11 @@ from crawler.storage.search import index_queued
 
 log = logging.getLogger(__name__)
 MAX_LISTING_PAGES = 10_000  # a runaway pagination widget must not loop forever
+# Inbox walks in progress per request slot. A walk spends much of its time waiting for
+# its turn at the archive's single writer; the Fetcher still allows only
+# http.concurrency requests in flight, so more walks keep those slots busy without
+# asking more of the site. (medium bench: 1 -> 1,080, 3 -> 1,130 inbox pages/s)
+WALKS_PER_REQUEST_SLOT = 3
 _Page = TypeVar("_Page", HomePage, CountryPage)
 
 
@@ -237,7 +242,8 @@ async def _crawl_pass(
             todo = await archive.inboxes(engines, ids) if ids else []
             todo = [i for i in todo if i.country_slug not in report.blocked_countries]
             report.inboxes_total = len(todo)
-            await _walk_inboxes(walker, todo, config.http.concurrency, report, progress)
+            walks = max(1, config.http.concurrency) * WALKS_PER_REQUEST_SLOT
+            await _walk_inboxes(walker, todo, walks, report, progress)
             await index_queued(engines)  # leave a fully indexed archive behind (search.py)
             report.requests = fetcher.stats.requests
             report.retries = fetcher.stats.retries

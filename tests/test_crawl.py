@@ -66,3 +66,20 @@ async def test_new_messages_with_exact_repeats_are_added_once_each(sim: Simulato
         used = _inbox_requests(sim) - start - others
         assert abs(used - math.ceil((k + 1) / 10)) <= 1, (k, used)
         await assert_archive_matches(archive_url, sim.truth())
+
+
+async def test_requests_in_flight_never_exceed_http_concurrency(sim: Simulator, archive_url: str) -> None:
+    """More inbox walks than request slots run at once (they wait for the writer too), but
+    the site never sees more than http.concurrency requests at a time."""
+    assert sim.base_url
+    sim.set_faults(rate_slow=1.0, slow_seconds=0.02)  # every request takes a while: they pile up
+    sim.reset_requests()
+    try:
+        cfg = make_config(sim.base_url, archive_url, concurrency=2)
+        async with open_archive(archive_url) as engines:
+            report = await crawl_pass(engines, cfg)
+    finally:
+        sim.set_faults()
+    assert not report.errors, report.errors
+    assert sim.request_counts()["max_in_flight"] == 2
+    await assert_archive_matches(archive_url, sim.truth())
