@@ -127,10 +127,13 @@ async def write_csv(
             if not raw:
                 for i in hot:
                     lines[i] = tuple(neutralise(c) if c else c for c in cast("tuple[str | None, ...]", lines[i]))
-            text = "".join(
-                lead + item if isinstance(item, str) else _csv_line(writer, buf, item) for item in lines
-            )
-            sink.write(_replace_surrogates(text) if _SURROGATE.search(text) else text)
+            if all(isinstance(item, str) for item in lines):
+                text = lead + lead.join(cast("list[str]", lines)) if lines else ""
+            else:
+                text = "".join(lead + i if isinstance(i, str) else _csv_line(writer, buf, i) for i in lines)
+            # No surrogate check: text read from SQLite was decoded as strict UTF-8, so it
+            # cannot hold any.
+            sink.write(text)
             count += len(lines)
         sink.flush()
         return count
