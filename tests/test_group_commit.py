@@ -4,12 +4,13 @@ each keeps its own fence (stale walks write nothing; one inbox never gets two wa
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from crawler.storage import archive, sqlite_direct
+from crawler.storage import archive, search, sqlite_direct
 from crawler.storage.archive import CountryIn, NewMessage, NumberIn
 from crawler.storage.db import open_archive
 
@@ -18,6 +19,7 @@ from crawler.storage.db import open_archive
 async def test_concurrent_walks_batch_and_keep_their_fences(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direct: bool
 ) -> None:
+    monkeypatch.setattr(archive, "INDEX_EVERY", 10)
     if not direct:  # an aiosqlite without the internals sqlite_direct uses: the plain path
 
         async def unavailable(*_: object) -> object:
@@ -56,3 +58,7 @@ async def test_concurrent_walks_batch_and_keep_their_fences(
         assert await archive.message_total(engines) == 4 * len(inboxes)
         for inbox in await archive.inboxes(engines, [ids["fi"]]):
             assert (inbox.top_seq, inbox.message_count) == (4, 4)
+    con = sqlite3.connect(tmp_path / "a.db")
+    queued = con.execute(f"SELECT count(*) FROM {search.QUEUE_TABLE}").fetchone()[0]
+    con.close()
+    assert queued < 4 * len(inboxes)  # the writer indexed on the way (every INDEX_EVERY rows)

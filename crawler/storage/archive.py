@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from crawler.extract import code_and_service
 from crawler.storage.db import Engines
 from crawler.storage.models import Country, CrawlRun, Message, Number
-from crawler.storage.search import index_queued_sync
+from crawler.storage.search import index_queued, index_queued_sync
 from crawler.storage.sqlite_direct import (
     NOT_AVAILABLE,
     Positional,
@@ -466,8 +466,8 @@ async def _commit(engines: Engines, committer: _Committer, batch: list[_WalkJob]
         job.future.set_result(result)
 
 
-# On SQLite the search index is filled in bulk (search.py): every INDEX_EVERY rows stored,
-# the walks' own transaction also indexes what is queued.
+# On SQLite the search index is filled in bulk (search.py): once INDEX_EVERY rows are
+# queued, the walks' transaction that reaches it also indexes them.
 INDEX_EVERY = 5_000
 
 
@@ -475,7 +475,7 @@ async def _write_walks(
     engines: Engines, batch: Sequence[_WalkJob], committer: _Committer
 ) -> list[int]:
     if engines.dialect == "sqlite":
-        index = committer.unindexed >= INDEX_EVERY
+        index = committer.unindexed + sum(len(job.values) for job in batch) >= INDEX_EVERY
         async with engines.writer.connect() as conn:
             done = await run_on_driver_thread(
                 conn, partial(_write_walks_sqlite, batch, index=index)
@@ -502,6 +502,11 @@ async def _write_walks(
             await insert_messages(conn, engines.dialect, rows)  # one executemany per batch
         if narrow:
             await conn.execute(_NARROW, narrow)  # one executemany, not one UPDATE per row
+    if engines.dialect == "sqlite":  # (without the driver-thread path) keep the index queue short too
+        committer.unindexed += len(rows)
+        if committer.unindexed >= INDEX_EVERY:
+            await index_queued(engines)
+            committer.unindexed = 0
     return results
 
 
