@@ -182,7 +182,12 @@ def pagination(tree: LexborHTMLParser, url: str, *, rows: int) -> Pagination:
     next_url = None
     if rows > 0 and (last is None or current < last):  # rules (d) and (b)
         for link in widget.css("a"):
-            target = absolute_url(link.attributes.get("href"), url)
+            href = link.attributes.get("href")
+            # Resolving keeps an href's query, so its own `page` must already match: only
+            # that link is resolved (resolving every link cost about 3% of an inbox parse).
+            if href is None or page_param(href.strip()) != current + 1:
+                continue
+            target = absolute_url(href, url)
             if target is not None and page_param(target) == current + 1:  # rule (a)
                 next_url = target
                 break
