@@ -149,7 +149,7 @@ async def build_archive(engines: Engines, rows: int) -> list[tuple[int, str]]:
 
             with con:
                 con.executemany(sql, tuples())
-                index_queued_sync(con.cursor(), rows)
+                index_queued_sync(con.execute, rows)
             con.execute("ANALYZE")
         finally:
             con.close()

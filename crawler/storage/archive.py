@@ -537,7 +537,7 @@ def _write_walks_sqlite(
         if narrow:
             cur.executemany(narrow_stmt.sql, narrow)
         if index:
-            index_queued_sync(cur)
+            index_queued_sync(cur.execute)
         return results, inserted
 
     return transaction(con, body)

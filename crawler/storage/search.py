@@ -24,7 +24,7 @@ hold the page asked for, that is the answer (the window is a prefix of the order
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -83,15 +83,15 @@ _INDEX_QUEUED = (
 _DEQUEUE = f"DELETE FROM {QUEUE_TABLE} WHERE id <= ?"
 
 
-def index_queued_sync(cursor: Any, limit: int = INDEX_BATCH) -> int:
-    """Index up to `limit` queued rows with a DB-API cursor already inside a write
-    transaction (SQLite only); returns how many were dequeued."""
-    hi = cursor.execute(_QUEUE_BOUND, (limit,)).fetchone()[0]
+def index_queued_sync(execute: Callable[[str, tuple[Any, ...]], Any], limit: int = INDEX_BATCH) -> int:
+    """Index up to `limit` queued rows, inside a write transaction (SQLite only); returns
+    how many were dequeued. `execute(sql, params)` is a DB-API `cursor.execute` or, under
+    SQLAlchemy, `Connection.exec_driver_sql`: both results have fetchone() and rowcount."""
+    hi = execute(_QUEUE_BOUND, (limit,)).fetchone()[0]
     if hi is None:
         return 0
-    cursor.execute(_INDEX_QUEUED, (hi,))
-    cursor.execute(_DEQUEUE, (hi,))
-    return int(cursor.rowcount)
+    execute(_INDEX_QUEUED, (hi,))
+    return int(execute(_DEQUEUE, (hi,)).rowcount)
 
 
 async def index_queued(engines: Engines, *, batch: int = INDEX_BATCH) -> int:
@@ -104,11 +104,10 @@ async def index_queued(engines: Engines, *, batch: int = INDEX_BATCH) -> int:
     total = 0
     while True:
         async with engines.writer.begin() as conn:
-            hi = (await conn.exec_driver_sql(_QUEUE_BOUND, (batch,))).scalar()
-            if hi is None:
-                return total
-            await conn.exec_driver_sql(_INDEX_QUEUED, (hi,))
-            total += (await conn.exec_driver_sql(_DEQUEUE, (hi,))).rowcount
+            done = await conn.run_sync(lambda sync: index_queued_sync(sync.exec_driver_sql, batch))
+        if not done:
+            return total
+        total += done
 
 
 def fts_match(query: str) -> str | None:
