@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import os
 import sqlite3
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -190,3 +192,10 @@ async def run_alembic(url: str, step: Callable[[Any], None]) -> None:
             await conn.commit()
     finally:
         await engines.dispose()
+
+
+async def spawn_crawler(*args: str, **kwargs: Any) -> asyncio.subprocess.Process:
+    """`python -m crawler ARGS` as a user runs it, stdout and stderr piped (`kwargs`: env, cwd)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "crawler", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, **kwargs
+    )

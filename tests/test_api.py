@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import sqlite3
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +23,7 @@ from crawler.storage import archive as store
 from crawler.storage.db import Engines, open_archive
 
 from .archive_factory import T0, ArchiveFactory, Msg, simple
+from .helpers import spawn_crawler
 
 TOKEN = "s3cret-token"
 
@@ -265,13 +265,12 @@ def test_bind_rule() -> None:
 
 
 def _cli(db_url: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "crawler", "--database", db_url, *args]
+    return ["--database", db_url, *args]
 
 
 async def test_serve_refuses_public_host_without_token(db_url: str) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        *_cli(db_url, "serve", "--host", "0.0.0.0"), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "CRAWLER_CONFIG": os.devnull},
+    proc = await spawn_crawler(
+        *_cli(db_url, "serve", "--host", "0.0.0.0"), env={**os.environ, "CRAWLER_CONFIG": os.devnull},
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     lines = err.decode().strip().splitlines()
@@ -279,9 +278,7 @@ async def test_serve_refuses_public_host_without_token(db_url: str) -> None:
 
 
 async def test_serve_subprocess(engines: Engines, db_url: str) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        *_cli(db_url, "serve", "--port", "0"), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    proc = await spawn_crawler(*_cli(db_url, "serve", "--port", "0"))
     try:
         assert proc.stdout is not None
         line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()

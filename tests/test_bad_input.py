@@ -18,6 +18,7 @@ from crawler.sim import SimOptions, running_simulator
 from crawler.storage.db import open_archive
 
 from .archive_factory import ArchiveFactory, simple
+from .helpers import spawn_crawler
 
 
 @pytest.fixture(autouse=True)
@@ -179,10 +180,10 @@ async def test_crawl_unknown_country_names_the_known_ones(tmp_path: Path) -> Non
     async with running_simulator(SimOptions(seed=3, countries=2, numbers_per_country=2, frozen=True)) as sim:
         db = tmp_path / "a.db"
         env = {k: v for k, v in os.environ.items() if not k.startswith("CRAWLER_")}
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "crawler", "--database", f"sqlite+aiosqlite:///{db}", "crawl",
+        proc = await spawn_crawler(
+            "--database", f"sqlite+aiosqlite:///{db}", "crawl",
             "--base-url", sim.base_url or "", "--country", "atlantis", "--no-progress",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+            env=env,
         )  # fmt: skip
         _, err = await proc.communicate()
         slugs = [c["slug"] for c in sim.truth()["countries"]]

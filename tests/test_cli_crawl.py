@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import sys
 from pathlib import Path
 
 from crawler.sim import SimOptions, running_simulator
+
+from .helpers import spawn_crawler
 
 CONFIG = "[http]\nrequests_per_second = 0\nconcurrency = 4\n"
 
@@ -15,11 +15,10 @@ CONFIG = "[http]\nrequests_per_second = 0\nconcurrency = 4\n"
 async def _crawl(tmp_path: Path, base: str, *args: str) -> tuple[int, str, str]:
     cfg = tmp_path / "c.toml"
     cfg.write_text(CONFIG)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "crawler", "--config", str(cfg), "--database", f"sqlite+aiosqlite:///{tmp_path / 'a.db'}",
+    proc = await spawn_crawler(
+        "--config", str(cfg), "--database", f"sqlite+aiosqlite:///{tmp_path / 'a.db'}",
         "crawl", "--base-url", base, "--no-progress", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
+    )  # fmt: skip
     out, err = await proc.communicate()
     return proc.returncode or 0, out.decode(), err.decode()
 

@@ -7,14 +7,13 @@ import asyncio
 import contextlib
 import os
 import random
-import sys
 from pathlib import Path
 
 import pytest
 
 from crawler.sim import SimOptions, Simulator, running_simulator
 
-from .helpers import assert_archive_equals_truth
+from .helpers import assert_archive_equals_truth, spawn_crawler
 
 CONFIG = """
 [http]
@@ -26,10 +25,9 @@ timeout_seconds = 3
 
 
 async def _crawl_proc(sim: Simulator, db: Path, cfg: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "crawler", "--config", str(cfg), "--database", f"sqlite+aiosqlite:///{db}",
+    return await spawn_crawler(
+        "--config", str(cfg), "--database", f"sqlite+aiosqlite:///{db}",
         "crawl", "--base-url", sim.base_url, "--no-progress",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
 

@@ -8,7 +8,6 @@ import contextlib
 import random
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 
 from crawler.sim import SimOptions, Simulator, running_simulator
 
-from .helpers import archived, assert_archive_equals_truth, feed_arrivals, settle
+from .helpers import archived, assert_archive_equals_truth, feed_arrivals, settle, spawn_crawler
 
 CONFIG = """
 [site]
@@ -36,10 +35,7 @@ inbox_max_minutes = 0.05
 async def _start(sim: Simulator, tmp_path: Path, db: Path) -> asyncio.subprocess.Process:
     cfg = tmp_path / "daemon.toml"
     cfg.write_text(CONFIG.format(base=sim.base_url))
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "crawler", "--config", str(cfg), "--database", f"sqlite+aiosqlite:///{db}", "run",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
+    return await spawn_crawler("--config", str(cfg), "--database", f"sqlite+aiosqlite:///{db}", "run")
 
 
 def _readable(sim: Simulator) -> list[str]:
@@ -122,10 +118,7 @@ async def test_busy_inbox_is_polled_more_often_than_a_quiet_one(tmp_path: Path) 
         busy, quiet = numbers[0], numbers[1]
         cfg = tmp_path / "daemon.toml"
         cfg.write_text(cfg_text.format(base=sim.base_url))
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "crawler", "--config", str(cfg), "--database", f"sqlite+aiosqlite:///{db}", "run",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
+        proc = await spawn_crawler("--config", str(cfg), "--database", f"sqlite+aiosqlite:///{db}", "run")
 
         async def busy_feed() -> None:
             while True:

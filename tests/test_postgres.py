@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import random
 import signal
-import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from crawler.sim import SimOptions, Simulator, running_simulator
 from crawler.storage.copy import copy_archive
 from crawler.storage.db import open_archive
 
-from .helpers import feed_arrivals, make_config, settle, throwaway_postgres
+from .helpers import feed_arrivals, make_config, settle, spawn_crawler, throwaway_postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -43,10 +42,7 @@ lease_seconds = 3
 async def _daemon(sim: Simulator, tmp_path: Path, url: str) -> asyncio.subprocess.Process:
     cfg = tmp_path / "pg.toml"
     cfg.write_text(CONFIG.format(base=sim.base_url))
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "crawler", "--config", str(cfg), "--database", url, "run",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
+    return await spawn_crawler("--config", str(cfg), "--database", url, "run")
 
 
 def _overlapping_walks(log: list[dict[str, Any]]) -> list[tuple[str, str, str]]:

@@ -28,6 +28,7 @@ from crawler.storage.db import Engines, open_archive
 
 from .archive_factory import ArchiveFactory, Msg, simple
 from .front import running_front
+from .helpers import spawn_crawler
 
 ROOT = Path(__file__).resolve().parent.parent
 SQL_START = ("SELECT", "INSERT", "UPDATE", "DELETE", "PRAGMA", "CREATE", "DROP", "ALTER", "BEGIN", "WITH", "VACUUM")
@@ -253,10 +254,10 @@ async def test_cookie_values_never_shown(tmp_path: Path) -> None:
 
     async with running_simulator(SimOptions(seed=2, countries=1, numbers_per_country=2, max_messages=3, frozen=True)) as sim:
         async with running_front(sim.base_url or "", record) as front:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "crawler", "-vv", "--config", str(cfg), "--database",
+            proc = await spawn_crawler(
+                "-vv", "--config", str(cfg), "--database",
                 f"sqlite+aiosqlite:///{tmp_path / 'a.db'}", "crawl", "--base-url", front, "--no-progress",
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path,
+                cwd=tmp_path,
             )  # fmt: skip
             out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
@@ -264,10 +265,10 @@ async def test_cookie_values_never_shown(tmp_path: Path) -> None:
     assert COOKIE not in (out + err).decode()  # ... and never printed
     # a broken cookies file: the error names the file, not its contents
     cookies.write_text(f"session={COOKIE}; other=1\n")
-    proc2 = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "crawler", "-vv", "--config", str(cfg), "--database",
+    proc2 = await spawn_crawler(
+        "-vv", "--config", str(cfg), "--database",
         f"sqlite+aiosqlite:///{tmp_path / 'a.db'}", "crawl", "--base-url", "http://127.0.0.1:1", "--no-progress",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path,
+        cwd=tmp_path,
     )  # fmt: skip
     out, err = await proc2.communicate()
     assert proc2.returncode != 0 and b"cookies" in err and COOKIE.encode() not in out + err, err.decode()

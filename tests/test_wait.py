@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from crawler.sim import SimOptions, Simulator, running_simulator
 from crawler.storage.db import open_archive
 from crawler.wait import Match, WaitTimeout, wait_for
 
-from .helpers import archived, make_config
+from .helpers import archived, make_config, spawn_crawler
 
 
 @pytest.fixture
@@ -52,9 +51,9 @@ def _config(tmp_path: Path, sim: Simulator, db_url: str) -> Path:
 
 async def _start(config: Path, *args: str) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRAWLER_")}
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "crawler", "--config", str(config), "wait", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    return await spawn_crawler(
+        "--config", str(config), "wait", *args,
+        env=env,
     )  # fmt: skip
 
 
