@@ -9,12 +9,14 @@ import os
 import sqlite3
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -199,3 +201,42 @@ async def spawn_crawler(*args: str, **kwargs: Any) -> asyncio.subprocess.Process
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "crawler", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, **kwargs
     )
+
+
+@contextlib.asynccontextmanager
+async def one_inbox_site(
+    number: str, inbox_path: str, inbox: Callable[[web.Request], Awaitable[web.Response]]
+) -> AsyncIterator[str]:
+    """A hand-driven site on 127.0.0.1 for what the simulator cannot stage: a home page
+    listing Finland, its listing with the one `number`, whose inbox at `inbox_path` is
+    answered by `inbox`. Yields the base URL."""
+    routes = web.RouteTableDef()
+
+    @routes.get("/")
+    async def home(_: web.Request) -> web.Response:
+        return web.Response(
+            text="<html><body><div class='column fields'><ul><li><a href='/country/finland'>Finland<small>+358</small></a></li></ul></div></body></html>",
+            content_type="text/html",
+        )
+
+    @routes.get("/country/finland")
+    async def country(_: web.Request) -> web.Response:
+        card = (
+            "<div class='column numview'><div class='row'><div><small>Espoo</small></div></div>"
+            "<div class='row'><small>Added 2 days ago</small></div>"
+            f"<div class='row'><a class='button numbutton' href='{inbox_path}'>+{number}</a></div></div>"
+        )
+        return web.Response(
+            text=f"<html><body><section class='container'><h1 class='title'>Finland phone numbers</h1><div class='column'><div class='row'>{card}</div></div></section></body></html>",
+            content_type="text/html",
+        )
+
+    routes.get(inbox_path)(inbox)
+    app = web.Application()
+    app.add_routes(routes)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        await server.close()

@@ -6,21 +6,20 @@ import sqlite3
 from pathlib import Path
 
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from crawler.crawl import crawl_pass
 from crawler.storage.db import open_archive
 
-from .helpers import make_config
+from .helpers import make_config, one_inbox_site
 
 FIXTURES = Path(__file__).parent / "fixtures" / "smstome"
 
 
-def _inbox_page(base: str, page: int) -> str:
+def _inbox_page(page: int) -> str:
     rows = "".join(
         f"<tr><td>BANK</td><td>{i + 1} minutes ago</td><td>code {page}{i:02d}</td></tr>" for i in range(10)
     )
-    link = f'<a href="{base}/finland/phone/358700900301/sms/1?page=2">2</a>'
+    link = '<a href="/finland/phone/358700900301/sms/1?page=2">2</a>'
     return (
         "<html><body><section class='container'><h1 class='title'>+358700900301</h1>"
         "<table class='messagesTable'><thead><tr><th>From</th><th>Received</th><th>Message</th></tr></thead>"
@@ -30,48 +29,16 @@ def _inbox_page(base: str, page: int) -> str:
 
 
 async def test_unknown_layout_mid_walk_stores_nothing_and_is_reported(tmp_path: Path) -> None:
-    routes = web.RouteTableDef()
-    base_holder: dict[str, str] = {}
-
-    @routes.get("/")
-    async def home(_: web.Request) -> web.Response:
-        return web.Response(
-            text="<html><body><div class='column fields'><ul><li><a href='/country/finland'>Finland<small>+358</small></a></li></ul></div></body></html>",
-            content_type="text/html",
-        )
-
-    @routes.get("/country/finland")
-    async def country(_: web.Request) -> web.Response:
-        href = f"{base_holder['base']}/finland/phone/358700900301/sms/1"
-        card = (
-            "<div class='column numview'><div class='row'><div><small>Helsinki</small></div></div>"
-            "<div class='row'><small>Added 2 days ago</small></div>"
-            f"<div class='row'><a class='button numbutton' href='{href}'>+358700900301</a></div></div>"
-        )
-        return web.Response(
-            text=f"<html><body><section class='container'><h1 class='title'>Finland</h1><div class='column'><div class='row'>{card}</div></div></section></body></html>",
-            content_type="text/html",
-        )
-
-    @routes.get("/finland/phone/358700900301/sms/1")
     async def inbox(request: web.Request) -> web.Response:
         if request.query.get("page") == "2":
             return web.Response(body=(FIXTURES / "unknown_layout.html").read_bytes(), content_type="text/html")
-        return web.Response(text=_inbox_page(base_holder["base"], 1), content_type="text/html")
+        return web.Response(text=_inbox_page(1), content_type="text/html")
 
-    app = web.Application()
-    app.add_routes(routes)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        base = f"http://127.0.0.1:{server.port}"
-        base_holder["base"] = base
+    async with one_inbox_site("358700900301", "/finland/phone/358700900301/sms/1", inbox) as base:
         db = tmp_path / "a.db"
         url = f"sqlite+aiosqlite:///{db}"
         async with open_archive(url) as engines:
             report = await crawl_pass(engines, make_config(base, url))
-    finally:
-        await server.close()
     assert report.walk.layout_errors == 1
     assert any("unrecognised page layout" in e and "page=2" in e for e in report.errors)
     con = sqlite3.connect(db)

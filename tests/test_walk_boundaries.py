@@ -8,16 +8,16 @@ between the fetches of page 1 and page 2, which shifts one row of page 1 onto pa
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from crawler.crawl import crawl_pass
 from crawler.storage.db import open_archive
 
-from .helpers import make_config
+from .helpers import make_config, one_inbox_site
 
 NUMBER = "358700900301"
 INBOX = f"/finland/phone/{NUMBER}/sms/7"
@@ -48,29 +48,7 @@ def _page(inbox: Inbox, page: int) -> str:
     )
 
 
-def _app(inbox: Inbox) -> web.Application:
-    routes = web.RouteTableDef()
-
-    @routes.get("/")
-    async def home(_: web.Request) -> web.Response:
-        return web.Response(
-            text="<html><body><div class='column fields'><ul><li><a href='/country/finland'>Finland<small>+358</small></a></li></ul></div></body></html>",
-            content_type="text/html",
-        )
-
-    @routes.get("/country/finland")
-    async def country(_: web.Request) -> web.Response:
-        card = (
-            "<div class='column numview'><div class='row'><div><small>Espoo</small></div></div>"
-            "<div class='row'><small>Added 2 days ago</small></div>"
-            f"<div class='row'><a class='button numbutton' href='{INBOX}'>+{NUMBER}</a></div></div>"
-        )
-        return web.Response(
-            text=f"<html><body><section class='container'><h1 class='title'>Finland phone numbers</h1><div class='column'><div class='row'>{card}</div></div></section></body></html>",
-            content_type="text/html",
-        )
-
-    @routes.get(INBOX)
+def _serve(inbox: Inbox) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def page(request: web.Request) -> web.Response:
         p = int(request.query.get("page", "1"))
         html = _page(inbox, p)
@@ -79,17 +57,12 @@ def _app(inbox: Inbox) -> web.Application:
             inbox.arrive_after_page1 = []
         return web.Response(text=html, content_type="text/html")
 
-    app = web.Application()
-    app.add_routes(routes)
-    return app
+    return page
 
 
 async def _crawl_twice(inbox: Inbox, db: Path) -> list[list[tuple[str, str]]]:
-    server = TestServer(_app(inbox), host="127.0.0.1")
-    await server.start_server()
     seen = []
-    try:
-        base = f"http://127.0.0.1:{server.port}"
+    async with one_inbox_site(NUMBER, INBOX, _serve(inbox)) as base:
         url = f"sqlite+aiosqlite:///{db}"
         for _ in range(2):
             async with open_archive(url) as engines:
@@ -97,8 +70,6 @@ async def _crawl_twice(inbox: Inbox, db: Path) -> list[list[tuple[str, str]]]:
             con = sqlite3.connect(db)
             seen.append([tuple(r) for r in con.execute("SELECT sender, message FROM message_history ORDER BY seq DESC")])
             con.close()
-    finally:
-        await server.close()
     return seen
 
 
