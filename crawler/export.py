@@ -52,6 +52,11 @@ def neutralise(cell: str) -> str:
     return cell
 
 
+def neutralised(cells: tuple[str | None, ...]) -> tuple[str | None, ...]:
+    """`neutralise` of every cell that holds text."""
+    return tuple(c if c is None or not c.startswith(FORMULA_START) else neutralise(c) for c in cells)
+
+
 def row_values(row: HistoryRow) -> tuple[str | None, ...]:
     """The row's cells in HEADER order; times as ISO text, missing values as None."""
     return (
@@ -121,12 +126,12 @@ async def write_csv(
         buf.seek(0)
         buf.truncate()
         inbox = await rows.inbox_cells()
-        lead = _csv_line(writer, buf, inbox if raw else tuple(neutralise(c) if c else c for c in inbox))
+        lead = _csv_line(writer, buf, inbox if raw else neutralised(inbox))
         lead = lead[: -len("\r\n")] + ","  # the line's first two cells, then SQLite's rest
         async for lines, hot in rows.csv_batches(raw):
             if not raw:
                 for i in hot:
-                    lines[i] = tuple(neutralise(c) if c else c for c in cast("tuple[str | None, ...]", lines[i]))
+                    lines[i] = neutralised(cast("tuple[str | None, ...]", lines[i]))
             if all(isinstance(item, str) for item in lines):
                 text = lead + lead.join(cast("list[str]", lines)) if lines else ""
             else:
@@ -141,11 +146,10 @@ async def write_csv(
         # Fast path: rows come as cells, times already text; the csv module writes a
         # whole batch in C. Surrogates are replaced in the finished text (U+FFFD needs
         # no quoting and starts no formula, so this equals replacing per cell).
-        start = FORMULA_START
         async for batch, hot in rows.cell_batches():
             if not raw:
                 for i in hot:
-                    batch[i] = tuple(c if c is None or not c.startswith(start) else neutralise(c) for c in batch[i])
+                    batch[i] = neutralised(batch[i])
             writer.writerows(batch)
             count += len(batch)
             text = buf.getvalue()

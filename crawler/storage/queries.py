@@ -16,7 +16,7 @@ import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -371,15 +371,28 @@ def _sqlite_cells(row: Sequence[Any]) -> tuple[str | None, ...]:
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+# The archive's one text form of an instant (types.to_iso), as GLOB patterns: a GLOB
+# checks every separator and costs less per row than the substr() calls it replaced.
+_CANONICAL = "????-??-??T??:??:??.??????+00:00"
+_WHOLE_SECOND = _CANONICAL.replace("??????", "000000")
+
+
+def _has_form(col: Any, form: str) -> ColumnElement[bool]:
+    return cast("ColumnElement[bool]", col.op("GLOB")(literal(form, String())))
+
+
 def _canonical(col: Any) -> ColumnElement[bool]:
     """Is this stored time in the archive's one text form, `...T12:00:00.000000+00:00`?"""
-    return and_(func.length(col) == 32, func.substr(col, 20, 1) == ".", func.substr(col, 27) == "+00:00")
+    return _has_form(col, _CANONICAL)
+
+
+def _whole_second(col: Any) -> Any:
+    return func.substr(col, 1, 19).concat("+00:00")  # as iso_cell prints it: no ".000000"
 
 
 def _export_time(col: Any) -> Any:
     """The stored text as `iso_cell` would print it (zero microseconds dropped), by SQLite."""
-    whole_second = and_(_canonical(col), func.substr(col, 21, 6) == "000000")
-    return case((whole_second, func.substr(col, 1, 19).concat("+00:00")), else_=col)
+    return case((_has_form(col, _WHOLE_SECOND), _whole_second(col)), else_=col)
 
 
 def _may_be_formula(col: Any) -> ColumnElement[bool]:
@@ -389,12 +402,10 @@ def _may_be_formula(col: Any) -> ColumnElement[bool]:
 def _csv_time(col: Any) -> Any:
     """A stored time as its CSV cell (`_export_time`), or NULL (Python finishes the row)
     where it lacks the canonical form: NULL makes the whole line NULL."""
-    # GLOBs: stricter than _canonical (the digits' separators too), and cheaper per row
-    # than its three substr() calls; anything else goes to Python, which reads any form.
     return case(
         (col.is_(None), ""),
-        (col.op("GLOB")(literal("????-??-??T??:??:??.000000+00:00", String())), func.substr(col, 1, 19).concat("+00:00")),
-        (col.op("GLOB")(literal("????-??-??T??:??:??.??????+00:00", String())), col),
+        (_has_form(col, _WHOLE_SECOND), _whole_second(col)),  # most stored times: one GLOB
+        (_canonical(col), col),
         else_=None,
     )
 
@@ -534,10 +545,7 @@ class HistoryRows:
 
     async def inbox_cells(self) -> tuple[str | None, str | None]:
         """The number and country cells, the same on every row of this inbox."""
-        async with self._engines.reader.connect() as conn:
-            raw = await conn.get_raw_connection()
-            rows = await raw.driver_connection.execute_fetchall(_SQLITE_INBOX_CELLS, [self._number_id])  # type: ignore[union-attr]
-        for number, slug in rows:
+        for number, slug in await _driver_rows(self._engines, _SQLITE_INBOX_CELLS, [self._number_id]):
             return number, slug
         return None, None
 
@@ -560,13 +568,10 @@ class HistoryRows:
     async def _sqlite_rows_by_seq(self, seqs: list[int]) -> list[Any]:
         """The cells query's rows of this inbox with these seqs."""
         found: list[Any] = []
-        async with self._engines.reader.connect() as conn:
-            raw = await conn.get_raw_connection()
-            for i in range(0, len(seqs), 500):  # under old SQLite's 999-parameter limit
-                part = seqs[i : i + 500]
-                marks = ", ".join("?" * len(part))
-                sql = _SQLITE_HISTORY + " WHERE messages.number_id = ? AND messages.seq IN (" + marks + ")"
-                found += await raw.driver_connection.execute_fetchall(sql, [self._number_id, *part])  # type: ignore[union-attr]
+        for i in range(0, len(seqs), 500):  # under old SQLite's 999-parameter limit
+            part = seqs[i : i + 500]
+            sql = _SQLITE_HISTORY + " WHERE messages.number_id = ? AND messages.seq IN (" + ", ".join("?" * len(part)) + ")"
+            found += await _driver_rows(self._engines, sql, [self._number_id, *part])
         return found
 
     async def _sqlite_batches(self, head: str = _SQLITE_HISTORY) -> AsyncIterator[Sequence[Any]]:
@@ -587,9 +592,7 @@ class HistoryRows:
 
         async def fetch(after: int | None) -> Sequence[Any]:
             sql, args = (first, [*params]) if after is None else (more, [*params, after])
-            async with self._engines.reader.connect() as conn:
-                raw = await conn.get_raw_connection()
-                return list(await raw.driver_connection.execute_fetchall(sql, [*args, HISTORY_BATCH]))  # type: ignore[union-attr]
+            return await _driver_rows(self._engines, sql, [*args, HISTORY_BATCH])
 
         async for rows in _prefetched(fetch):
             yield rows
@@ -614,6 +617,14 @@ class HistoryRows:
 
         async for rows in _prefetched(fetch):
             yield rows
+
+
+async def _driver_rows(engines: Engines, sql: str, params: Sequence[Any]) -> list[Any]:
+    """`sql` on a reader connection straight through the driver (SQLite): plain tuples,
+    no SQLAlchemy result object per row (the export reads millions)."""
+    async with engines.reader.connect() as conn:
+        raw = await conn.get_raw_connection()
+        return list(await raw.driver_connection.execute_fetchall(sql, params))  # type: ignore[union-attr]
 
 
 async def _prefetched(fetch: Callable[[int | None], Awaitable[Sequence[Any]]]) -> AsyncIterator[Sequence[Any]]:
