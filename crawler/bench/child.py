@@ -109,23 +109,24 @@ async def _crawl(args: dict[str, Any]) -> None:
             })  # fmt: skip
 
 
-def _baseline(args: dict[str, Any]) -> None:
-    from crawler.bench.baseline import crawl
+def _other_crawler(mode: str, args: dict[str, Any]) -> None:
+    """One crawl by a comparison crawler: `baseline` (requests + BS4) or `scrapy`."""
+    # Imported before the clock starts (Scrapy and Twisted take a while to import).
+    if mode == "scrapy":
+        from crawler.bench.scrapy_baseline import crawl as scrapy_crawl
 
-    emit({"event": "start", "pass": "baseline"})
+        def run() -> dict[str, Any]:
+            return scrapy_crawl(args["base_url"], args["path"], int(args["max_inboxes"]), int(args["concurrency"]))
+    else:
+        from crawler.bench.baseline import crawl
+
+        def run() -> dict[str, Any]:
+            return crawl(args["base_url"], args["path"], int(args["max_inboxes"]))
+
+    emit({"event": "start", "pass": mode})
     cpu = time.process_time()
-    result = crawl(args["base_url"], args["path"], int(args["max_inboxes"]))
-    emit({"event": "pass", "pass": "baseline", **result, "cpu_seconds": time.process_time() - cpu,
-          "peak_rss_mb": peak_rss_mb()})  # fmt: skip
-
-
-def _scrapy(args: dict[str, Any]) -> None:
-    from crawler.bench.scrapy_baseline import crawl  # Scrapy, Twisted: imported before timing
-
-    emit({"event": "start", "pass": "scrapy"})
-    cpu = time.process_time()
-    result = crawl(args["base_url"], args["path"], int(args["max_inboxes"]), int(args["concurrency"]))
-    emit({"event": "pass", "pass": "scrapy", **result, "cpu_seconds": time.process_time() - cpu,
+    result = run()
+    emit({"event": "pass", "pass": mode, **result, "cpu_seconds": time.process_time() - cpu,
           "peak_rss_mb": peak_rss_mb()})  # fmt: skip
 
 
@@ -135,10 +136,8 @@ def main(argv: list[str]) -> None:
         from crawler.cli import run_async  # uvloop when installed, as `crawler crawl` runs
 
         run_async(_crawl(args))
-    elif mode == "baseline":
-        _baseline(args)
-    elif mode == "scrapy":
-        _scrapy(args)
+    elif mode in ("baseline", "scrapy"):
+        _other_crawler(mode, args)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

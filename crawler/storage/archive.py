@@ -335,9 +335,11 @@ MESSAGE_KEYS = (
 )  # fmt: skip
 
 
-async def insert_messages(conn: AsyncConnection, dialect: str, values: Sequence[dict[str, Any]]) -> None:
-    """The one INSERT of message rows (batched); rows whose (number, seq) exists are skipped."""
-    await conn.execute(INSERT[dialect](Message).on_conflict_do_nothing(), list(values))
+async def insert_messages(conn: AsyncConnection, dialect: str, values: Sequence[dict[str, Any]]) -> int:
+    """The one INSERT of message rows (batched); rows whose (number, seq) exists are
+    skipped. Returns how many were new."""
+    result = await conn.execute(INSERT[dialect](Message).on_conflict_do_nothing(), list(values))
+    return max(int(result.rowcount), 0)
 
 
 async def store_messages(engines: Engines, values: Sequence[dict[str, Any]]) -> int:
@@ -354,10 +356,7 @@ async def store_messages(engines: Engines, values: Sequence[dict[str, Any]]) -> 
         if done is not NOT_AVAILABLE:
             return cast("int", done)
     async with engines.writer.begin() as conn:
-        result = await conn.execute(
-            INSERT[engines.dialect](Message).on_conflict_do_nothing(), list(values)
-        )
-        return max(int(result.rowcount), 0)
+        return await insert_messages(conn, engines.dialect, values)
 
 
 async def store_walk(
