@@ -16,6 +16,7 @@ import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -358,7 +359,7 @@ def _iso_from_stored(text: str | None) -> str | None:
 
 
 def _sqlite_cells(row: Sequence[Any]) -> tuple[str | None, ...]:
-    """The 11 export cells of a `_SQLITE_HISTORY` row (times finished here unless `ok`)."""
+    """The 11 export cells of a `_sqlite_history()` row (times finished here unless `ok`)."""
     if row[12]:
         return tuple(row[1:12])
     return (
@@ -439,22 +440,26 @@ _TEXT_COLUMNS = (
 # export-ready by SQLite where it has the canonical form; then `ok` = 1 when all four
 # times had that form, and `hot` = 1 when a text cell may start with a formula character
 # (the times never do: they start with a digit). Built with SQLAlchemy and rendered once
-# (its constants inline); the caller adds only fixed `WHERE ... ?` pieces.
-_SQLITE_HISTORY = str(
-    select(
-        Message.seq, Number.number, Country.slug, Message.sender,
-        *(_export_time(c) for c in _TIME_COLUMNS[:3]), Message.received_text, Message.body,
-        _export_time(_TIME_COLUMNS[3]), Message.code, Message.service,
-        and_(*(or_(c.is_(None), _canonical(c)) for c in _TIME_COLUMNS)),
-        or_(*(_may_be_formula(c) for c in _TEXT_COLUMNS)),
-    )  # fmt: skip
-    .select_from(Message)
-    .join(Number, Number.id == Message.number_id)
-    .join(Country, Country.id == Number.country_id)
-    .compile(dialect=sqlite_dialect(), compile_kwargs={"literal_binds": True})
-)
+# (its constants inline, on first use: not at every command's start-up); the caller adds
+# only fixed `WHERE ... ?` pieces.
+@lru_cache(maxsize=1)
+def _sqlite_history() -> str:
+    return str(
+        select(
+            Message.seq, Number.number, Country.slug, Message.sender,
+            *(_export_time(c) for c in _TIME_COLUMNS[:3]), Message.received_text, Message.body,
+            _export_time(_TIME_COLUMNS[3]), Message.code, Message.service,
+            and_(*(or_(c.is_(None), _canonical(c)) for c in _TIME_COLUMNS)),
+            or_(*(_may_be_formula(c) for c in _TEXT_COLUMNS)),
+        )  # fmt: skip
+        .select_from(Message)
+        .join(Number, Number.id == Message.number_id)
+        .join(Country, Country.id == Number.country_id)
+        .compile(dialect=sqlite_dialect(), compile_kwargs={"literal_binds": True})
+    )
 
 
+@lru_cache(maxsize=2)
 def _sqlite_csv(raw: bool) -> str:
     """The CSV export's SQLite query: seq, and the row's CSV line from its third cell on
     (the number and country are the inbox's, written once by the caller), as
@@ -473,7 +478,6 @@ def _sqlite_csv(raw: bool) -> str:
     return str(stmt.compile(dialect=sqlite_dialect(), compile_kwargs={"literal_binds": True}))
 
 
-_SQLITE_CSV = {raw: _sqlite_csv(raw) for raw in (False, True)}
 _SQLITE_INBOX_CELLS = str(
     select(Number.number, Country.slug)
     .join(Country, Country.id == Number.country_id)
@@ -553,7 +557,7 @@ class HistoryRows:
         """SQLite: batches of (CSV lines from the third cell on, or all 11 cells where
         Python must finish the row; indexes of the cell rows that may need neutralising).
         See `_sqlite_csv` and `inbox_cells`."""
-        async for rows in self._sqlite_batches(_SQLITE_CSV[raw]):
+        async for rows in self._sqlite_batches(_sqlite_csv(raw)):
             batch: list[str | tuple[str | None, ...]] = [line for _, line in rows]
             hot: list[int] = []
             unfinished = {seq: i for i, (seq, line) in enumerate(rows) if line is None}
@@ -570,11 +574,11 @@ class HistoryRows:
         found: list[Any] = []
         for i in range(0, len(seqs), 500):  # under old SQLite's 999-parameter limit
             part = seqs[i : i + 500]
-            sql = _SQLITE_HISTORY + " WHERE messages.number_id = ? AND messages.seq IN (" + ", ".join("?" * len(part)) + ")"
+            sql = _sqlite_history() + " WHERE messages.number_id = ? AND messages.seq IN (" + ", ".join("?" * len(part)) + ")"
             found += await _driver_rows(self._engines, sql, [self._number_id, *part])
         return found
 
-    async def _sqlite_batches(self, head: str = _SQLITE_HISTORY) -> AsyncIterator[Sequence[Any]]:
+    async def _sqlite_batches(self, head: str | None = None) -> AsyncIterator[Sequence[Any]]:
         """`_batches` of the export's SQLite `head` query, read through the driver: the
         same keyset pages without SQLAlchemy's per-row result objects. (Reading seq ranges
         on several connections at once was slower: each has its own cold page cache.)"""
@@ -587,6 +591,7 @@ class HistoryRows:
             where.append("messages.received_at <= ?")
             params.append(to_iso(self._until))
         order = " ORDER BY messages.seq LIMIT ?"
+        head = head or _sqlite_history()
         first = head + " WHERE " + " AND ".join(where) + order
         more = head + " WHERE " + " AND ".join([*where, "messages.seq > ?"]) + order
 
